@@ -1,0 +1,153 @@
+"""A tiny array backend: numpy on the CPU, or torch on the CPU or a CUDA device.
+
+Compute code asks this layer for arrays and for the few operations whose
+spelling differs between numpy and torch (creation, casting, indexing rows,
+eigendecomposition, moving back to numpy). Everything else is written with
+operators that both libraries share (``@``, ``*``, ``.T``, ``.sum(0)``).
+torch is imported only when the torch backend is asked for.
+"""
+
+import numpy as np
+
+from .optional import require
+from .validation import check_option
+
+__all__ = ["Backend", "get_backend", "to_numpy"]
+
+_DTYPES = ("float32", "float64")
+
+
+def to_numpy(a):
+    """Return ``a`` as a numpy array (torch tensors are moved to the host)."""
+    if hasattr(a, "detach") and hasattr(a, "cpu"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+class Backend:
+    """Array namespace for one (library, device, dtype) choice.
+
+    Parameters
+    ----------
+    name : "numpy" | "torch"
+    device : str | None
+        Torch device; None picks CUDA when available, else the CPU. Must be
+        None or "cpu" for numpy.
+    dtype : "float32" | "float64"
+        Working precision of the large arrays.
+    """
+
+    def __init__(self, name="numpy", device=None, dtype="float32"):
+        check_option("backend", name, ("numpy", "torch"))
+        check_option("dtype", str(np.dtype(dtype)) if dtype is not None else dtype, _DTYPES)
+        self.name = name
+        self.dtype_name = str(np.dtype(dtype))
+        self.itemsize = np.dtype(dtype).itemsize
+        if name == "numpy":
+            if device not in (None, "cpu"):
+                raise ValueError(
+                    f"Invalid value for `device`: expected None or 'cpu' with backend='numpy', "
+                    f"got {device!r}. Use backend='torch' to run on {device!r}."
+                )
+            self.device = "cpu"
+            self.dtype = np.dtype(dtype)
+            self.float64 = np.dtype("float64")
+            self.oom_errors = (MemoryError,)
+        else:
+            torch = require("torch", purpose="backend='torch'")
+            self._torch = torch
+            if device is None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.device = torch.device(device)
+            if self.device.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(
+                    f"Invalid value for `device`: expected 'cpu' or an available CUDA device, "
+                    f"got {device!r} but torch.cuda.is_available() is False."
+                )
+            self.dtype = getattr(torch, self.dtype_name)
+            self.float64 = torch.float64
+            oom = [MemoryError]
+            if hasattr(torch.cuda, "OutOfMemoryError"):
+                oom.append(torch.cuda.OutOfMemoryError)
+            self.oom_errors = tuple(oom)
+
+    def __repr__(self):
+        return f"Backend({self.name!r}, device={str(self.device)!r}, dtype={self.dtype_name!r})"
+
+    @property
+    def is_cuda(self):
+        return self.name == "torch" and self.device.type == "cuda"
+
+    # creation and conversion -------------------------------------------------
+    def asarray(self, a, dtype=None):
+        """``a`` (numpy or tensor) as a backend array of ``dtype`` (default: working dtype)."""
+        dtype = self.dtype if dtype is None else dtype
+        if self.name == "numpy":
+            return np.asarray(to_numpy(a), dtype=dtype)
+        torch = self._torch
+        if isinstance(a, torch.Tensor):
+            return a.to(device=self.device, dtype=dtype)
+        arr = np.asarray(a)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
+        return torch.as_tensor(arr, device=self.device).to(dtype)
+
+    def copy(self, a, dtype=None):
+        """A copy of ``a`` as a backend array (never a view of the input)."""
+        if self.name == "numpy":
+            return np.array(to_numpy(a), dtype=self.dtype if dtype is None else dtype)
+        out = self.asarray(a, dtype=dtype)
+        if out.device.type == "cpu" or isinstance(a, self._torch.Tensor):
+            out = out.clone()
+        return out
+
+    def zeros(self, shape, dtype=None):
+        dtype = self.dtype if dtype is None else dtype
+        if self.name == "numpy":
+            return np.zeros(shape, dtype=dtype)
+        return self._torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def cast(self, a, dtype):
+        """``a`` in ``dtype`` ("float32", "float64" or a library dtype) on the same device."""
+        if isinstance(dtype, str):
+            dtype = self.float64 if dtype == "float64" else self.dtype
+        if self.name == "numpy":
+            return a.astype(dtype, copy=False)
+        return a.to(dtype)
+
+    def index(self, idx):
+        """An integer index array usable to take rows of a backend array."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if self.name == "numpy":
+            return idx
+        return self._torch.as_tensor(idx, device=self.device)
+
+    def to_numpy(self, a):
+        return to_numpy(a)
+
+    # linear algebra ------------------------------------------------------------
+    def eigh(self, a):
+        """Eigenvalues (ascending) and eigenvectors of a symmetric matrix."""
+        if self.name == "numpy":
+            import scipy.linalg
+
+            return scipy.linalg.eigh(a, overwrite_a=False, check_finite=False, driver="evd")
+        return self._torch.linalg.eigh(a)
+
+    def sqrt(self, a):
+        return np.sqrt(a) if self.name == "numpy" else self._torch.sqrt(a)
+
+    def synchronize(self):
+        if self.is_cuda:
+            self._torch.cuda.synchronize(self.device)
+
+    def empty_cache(self):
+        if self.is_cuda:
+            self._torch.cuda.empty_cache()
+
+
+def get_backend(backend="numpy", device=None, dtype="float32"):
+    """Return a :class:`Backend` (or ``backend`` itself if it already is one)."""
+    if isinstance(backend, Backend):
+        return backend
+    return Backend(backend, device=device, dtype=dtype)

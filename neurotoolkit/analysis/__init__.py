@@ -1,0 +1,3 @@
+"""Analyses across models and ROIs: variance partitioning, ROI summaries, RSA."""
+
+__all__ = []

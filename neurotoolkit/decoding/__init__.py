@@ -1,0 +1,3 @@
+"""neurotoolkit.decoding (see DESIGN.md); populated by later issues."""
+
+__all__ = []

@@ -1,0 +1,19 @@
+"""Encoding models: stimulus features -> responses (ridge family, delays, scores)."""
+
+__all__ = []
+
+from ._ridge_cv import RidgeCV
+from ._scores import noise_normalized, score_correlation, score_neg_mse, score_r2
+from ._solve_ridge import RidgeCVResults, default_alphas, solve_ridge, solve_ridge_cv
+
+__all__ += [
+    "RidgeCV",
+    "RidgeCVResults",
+    "default_alphas",
+    "noise_normalized",
+    "score_correlation",
+    "score_neg_mse",
+    "score_r2",
+    "solve_ridge",
+    "solve_ridge_cv",
+]

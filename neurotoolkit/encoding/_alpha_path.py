@@ -1,0 +1,154 @@
+"""Held-out scores of every alpha of one fold, from rotated statistics.
+
+For one fold the prediction (minus the training mean of Y) for penalty ``a``
+is ``E(a) = P diag(d(a)) Z`` with ``d_k(a) = 1 / (lam_k + a)``, ``P`` (n_te, r)
+and ``Z`` (r, t). Scores need, per alpha and target, ``sum(E * yc)``,
+``sum(E)`` and ``quad = sum(E^2) = (d * z)^T G (d * z)``, ``G = P^T P``.
+
+Two exact ways to get ``quad`` (METHODS.md, Card 1):
+
+* direct: ``||F (d * z)||^2`` with ``F^T F = G`` and ``F`` of
+  ``m = min(n_te, r)`` rows: one (m, r) x (r, t) product per alpha.
+* partial fractions: for ``lam_k != lam_l``,
+  ``d_k d_l = (d_l - d_k) / (lam_k - lam_l)``, so
+  ``quad = sum_k d_k^2 G_kk z_k^2 + 2 sum_k d_k z_k (Gh z)_k`` with
+  ``Gh_kl = G_kl / (lam_l - lam_k)``: ONE (r, r) x (r, t) product per fold
+  (in float64), then an (A, r) x (r, t) product for all alphas. Eigenvalues
+  closer than ``tau * (lam_max + alpha_max)`` are grouped and their block
+  is done directly, which bounds the cancellation error (about
+  ``eps64 / tau``).
+
+The cheaper of the two is picked per fold from the shapes.
+"""
+
+import numpy as np
+
+from ._scores import scores_from_moments
+
+__all__ = ["keep_rank", "prepare_alpha_path", "score_alpha_path"]
+
+# relative eigenvalue gap under which two components are handled directly
+PF_TAU = 1e-9
+# "auto" | "always" | "never" (tests force each path)
+PF_MODE = "auto"
+
+
+def keep_rank(lam, size, eps):
+    """Boolean mask of eigenvalues above ``lam_max * size * eps`` (rank cut)."""
+    if lam.size == 0:
+        return np.zeros(0, dtype=bool)
+    top = lam.max()
+    if top <= 0:
+        return np.zeros(lam.shape, dtype=bool)
+    return lam > top * size * eps
+
+
+def _factor(G, rows=None):
+    """``F`` with ``F^T F = G`` (eigh, small eigenvalues dropped)."""
+    if rows is not None:
+        return rows
+    mu, E = np.linalg.eigh(G)
+    keep = keep_rank(mu, max(G.shape[0], 1), np.finfo(np.float64).eps)
+    return np.sqrt(mu[keep])[:, None] * E[:, keep].T
+
+
+def prepare_alpha_path(f, P, lam, alphas, be):
+    """Set the X-side arrays of fold ``f`` for :func:`score_alpha_path`.
+
+    Parameters
+    ----------
+    f : object with attributes set here
+    P : ndarray, shape (n_te, r), float64
+    lam : ndarray, shape (r,), ascending, float64
+    alphas : ndarray, shape (A,)
+    be : Backend
+    """
+    n_te, r = P.shape
+    A = len(alphas)
+    f.lam = lam
+    f.p1 = be.asarray(P.sum(0))
+    m = min(n_te, r)
+    direct_cost = A * m * r
+    G = P.T @ P if r else np.zeros((0, 0))
+    groups = []
+    if r > 1:
+        thr = PF_TAU * (lam.max() + float(np.max(alphas)))
+        cuts = np.flatnonzero(np.diff(lam) >= thr) + 1
+        groups = [g for g in np.split(np.arange(r), cuts) if g.size > 1]
+    pf_cost = 2 * r * r + A * sum(g.size**2 for g in groups)
+    use_pf = r > 1 and (PF_MODE == "always" or (PF_MODE == "auto" and pf_cost < direct_cost))
+    f.pf = use_pf
+    if not use_pf:
+        F = _factor(G, P if n_te <= r else None)
+        f.F = be.asarray(np.ascontiguousarray(F))
+        f.m_rows = F.shape[0]
+        return
+    in_group = np.zeros(r, dtype=bool)
+    same = np.zeros((r, r), dtype=bool)
+    f.groups = []
+    for g in groups:
+        in_group[g] = True
+        same[np.ix_(g, g)] = True
+        f.groups.append((be.index(g), be.asarray(np.ascontiguousarray(_factor(G[np.ix_(g, g)])))))
+    gap = lam[None, :] - lam[:, None]  # lam_l - lam_k
+    np.fill_diagonal(same, True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        Gh = np.where(same, 0.0, G / np.where(same, 1.0, gap))
+    f.Gh = be.asarray(Gh, dtype=be.float64)
+    f.w_single = be.asarray(np.where(in_group, 0.0, np.diag(G)), dtype=be.float64)
+    f.m_rows = r
+
+
+def score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be):
+    """Scores (A, t_b) of every alpha on fold ``f``.
+
+    Parameters
+    ----------
+    f : fold prepared by :func:`prepare_alpha_path` (also ``n_te``)
+    Z, B : backend arrays, shape (r, t_b)
+        ``Z`` as in the module doc, ``B = P^T (Y_te - m_y)``.
+    Yte : backend array, shape (n_te, t_b)
+    m_y : backend array, shape (t_b,) | None
+        Training mean of Y (None without intercept).
+    alphas : ndarray, shape (A,)
+    scoring : "r2" | "correlation" | "neg_mse"
+    be : Backend
+
+    Returns
+    -------
+    scores : ndarray, shape (A, t_b), float64
+    """
+    A = len(alphas)
+    Dm = 1.0 / (f.lam[None, :] + alphas[:, None])  # (A, r), float64
+    Dm_b = be.asarray(Dm)
+    cross = be.to_numpy(Dm_b @ (B * Z)).astype(np.float64)
+    psum = be.to_numpy(Dm_b @ (f.p1[:, None] * Z)).astype(np.float64)
+    if f.pf:
+        Z64 = be.cast(Z, "float64")
+        R2 = Z64 * (f.Gh @ Z64)
+        R1 = f.w_single[:, None] * (Z64 * Z64)
+        D64 = be.asarray(Dm, dtype=be.float64)
+        quad = be.to_numpy((D64 * D64) @ R1 + 2.0 * (D64 @ R2))
+        for idx, Fg in f.groups:
+            Zg = Z[idx]
+            Dg = Dm_b[:, idx]
+            for a in range(A):
+                M = Fg @ (Dg[a][:, None] * Zg)
+                quad[a] += be.to_numpy((M * M).sum(0))
+    else:
+        quad = np.empty_like(cross)
+        for a in range(A):
+            M = f.F @ (Dm_b[a][:, None] * Z)
+            quad[a] = be.to_numpy((M * M).sum(0))
+    n_te = f.n_te
+    sy_te = Yte.sum(0)
+    dev = Yte - (sy_te / n_te)[None, :]
+    sst = be.to_numpy((dev * dev).sum(0)).astype(np.float64)
+    raw = be.to_numpy((Yte * Yte).sum(0)).astype(np.float64)
+    sy_te = be.to_numpy(sy_te).astype(np.float64)
+    my = np.zeros_like(sy_te) if m_y is None else be.to_numpy(m_y).astype(np.float64)
+    eps = np.finfo(be.dtype_name).eps
+    sst = np.where(sst > 100 * eps**2 * n_te * raw, sst, 0.0)  # constant within the fold
+    ycc = sst + n_te * (sy_te / n_te - my) ** 2
+    syc = sy_te - n_te * my
+    return scores_from_moments(scoring, n_te, sst, ycc, syc, cross, psum, quad, eps=100 * eps)

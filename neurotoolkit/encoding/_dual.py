@@ -1,0 +1,131 @@
+"""Dual (kernel) ridge plan, for designs with at least as many features as
+training samples (METHODS.md, Card 1, "Dual (kernel) form").
+
+Per fold, with the training-centred kernels ``K_tr = U diag(lam) U^T`` (eigh,
+float64) and ``K_te`` (n_te, n_tr): ``Z = U^T (Y_tr - m_y)``, ``P = K_te U``
+and the held-out prediction for penalty ``a`` is
+``m_y + P diag(1 / (lam + a)) Z``: the same projection form as the primal
+plan, scored by the same code. The refit gives dual coefficients
+``C = U (D * U^T Y)``, ``D[k, j] = 1 / (lam_k + alpha_j)``; primal weights
+``W = Xc^T C`` are formed only on request.
+"""
+
+import numpy as np
+
+from ._alpha_path import keep_rank, prepare_alpha_path
+from ._primal import _Fold, _is_complement
+
+__all__ = ["DualPlan"]
+
+
+def _centre_kernels(K, train, test, fit_intercept):
+    Ktr = K[np.ix_(train, train)]
+    Kte = K[np.ix_(test, train)]
+    if fit_intercept:
+        a = Ktr.mean(1)
+        c = a.mean()
+        Ktr = Ktr - a[:, None] - a[None, :] + c
+        Kte = Kte - Kte.mean(1)[:, None] - a[None, :] + c
+    return Ktr, Kte
+
+
+class DualPlan:
+    """X-side state of a dual cross-validated ridge problem (see module doc)."""
+
+    solver = "dual"
+
+    def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True):
+        be = backend
+        self.backend = be
+        self.fit_intercept = fit_intercept
+        n, p = X.shape
+        self.n_samples, self.n_features = n, p
+        X64 = np.asarray(X, dtype=np.float64)
+        self.x_mean = X64.mean(0) if fit_intercept else np.zeros(p)
+        Xc = be.asarray(X64 - self.x_mean if fit_intercept else X64)
+        del X64
+        self.Xc = Xc
+        K = be.to_numpy(be.cast(Xc @ Xc.T, "float64"))  # (n, n)
+        K = 0.5 * (K + K.T)
+        eps = np.finfo(be.dtype_name).eps
+        self.folds = []
+        for train, test in folds:
+            f = _Fold()
+            train = np.asarray(train)
+            test = np.asarray(test)
+            f.n_tr, f.n_te = len(train), len(test)
+            f.complement = _is_complement(train, test, n)
+            Ktr, Kte = _centre_kernels(K, train, test, fit_intercept)
+            lam, U = np.linalg.eigh(Ktr)
+            keep = keep_rank(lam, f.n_tr, eps)
+            lam, U = lam[keep], U[:, keep]
+            P = Kte @ U
+            f.rank = lam.size
+            f.train = be.index(train)
+            f.test = be.index(test)
+            f.UT = be.asarray(np.ascontiguousarray(U.T))  # (r, n_tr)
+            f.PT = be.asarray(np.ascontiguousarray(P.T))  # (r, n_te)
+            f.u1 = be.asarray(U.sum(0))
+            prepare_alpha_path(f, P, lam, alphas, be)
+            self.folds.append(f)
+        if refit:
+            Kf = K
+            if fit_intercept:  # Xc is centred already; remove rounding drift
+                a = Kf.mean(1)
+                Kf = Kf - a[:, None] - a[None, :] + a.mean()
+            lam, U = np.linalg.eigh(Kf)
+            keep = keep_rank(lam, n, eps)
+            self.full_lam = lam[keep]
+            self.full_U = be.asarray(np.ascontiguousarray(U[:, keep]))
+            self.full_UT = be.asarray(np.ascontiguousarray(U[:, keep].T))
+            # x_mean Xc^T, to turn dual coefficients into intercepts
+            self.kx = be.asarray(be.to_numpy(Xc @ be.asarray(self.x_mean)))
+        del K
+        self.max_rank = max([f.rank for f in self.folds] + [0])
+        self.max_rows = max([f.m_rows for f in self.folds] + [0])
+        self.max_test = max([f.n_te for f in self.folds] + [0])
+        self.max_train = max([f.n_tr for f in self.folds] + [0])
+
+    def fixed_bytes(self):
+        b = self.backend.itemsize
+        n = self.n_samples
+        total = n * self.n_features * b + 8 * n * n
+        total += sum(f.nbytes() for f in self.folds)
+        if getattr(self, "full_U", None) is not None:
+            total += 2 * self.full_U.shape[0] * self.full_U.shape[1] * b
+        return total
+
+    def bytes_per_target(self, n_alphas, n_folds, coef):
+        b = self.backend.itemsize
+        n, r = self.n_samples, self.max_rank
+        per = b * (2 * n + self.max_train + self.max_test + 6 * r + self.max_rows
+                   + 3 * n_alphas)
+        if coef:
+            per += (b + 8) * self.n_features
+        return per + 8 * n_alphas * (n_folds + 6)
+
+    # Y side ------------------------------------------------------------------
+    def begin_batch(self, Yb):
+        return None
+
+    def fold_stats(self, f, Yb, state):
+        Ytr = Yb[f.train]
+        Yte = Yb[f.test]
+        Z = f.UT @ Ytr
+        B = f.PT @ Yte
+        if self.fit_intercept:
+            m_y = Ytr.sum(0) / f.n_tr
+            Z = Z - f.u1[:, None] * m_y[None, :]
+            B = B - f.p1[:, None] * m_y[None, :]
+        else:
+            m_y = None
+        return Z, B, Yte, m_y
+
+    def refit_batch(self, Yb, alphas_b, state, return_weights=True):
+        """Dual coefficients (n, t_b) and, if asked, weights ``Xc^T C`` (p, t_b)."""
+        be = self.backend
+        Q = self.full_UT @ Yb
+        D = 1.0 / (self.full_lam[:, None] + np.asarray(alphas_b, dtype=np.float64)[None, :])
+        C = self.full_U @ (be.asarray(D) * Q)
+        W = self.Xc.T @ C if return_weights else None
+        return W, C

@@ -1,0 +1,517 @@
+"""Cross-validated ridge with one alpha per target, from sufficient statistics.
+
+``solve_ridge_cv`` is the engine behind :class:`~neurotoolkit.encoding.RidgeCV`
+(METHODS.md, Card 1). Per fold it decomposes the training design once
+(primal: eigh of the (p, p) Gram in float64; dual: eigh of the (n_tr, n_tr)
+kernel) and scores every alpha from rotated statistics, so no per-alpha
+solution or prediction matrix is ever formed. Targets are streamed in
+batches sized from a memory budget; the refit uses every target's own alpha
+in one pass.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._utils.backend import get_backend
+from .._utils.docs import fill_doc
+from .._utils.logging import logger, progress, verbose as verbose_decorator, warn
+from .._utils.memory import batch_size_from_budget, format_bytes, resolve_memory_budget
+from .._utils.validation import (
+    _raise,
+    check_array,
+    check_consistent_length,
+    check_fraction,
+    check_option,
+    check_positive_array,
+    check_type,
+    describe,
+)
+from ._alpha_path import score_alpha_path
+from ._dual import DualPlan
+from ._primal import PrimalPlan
+from ._scores import SCORINGS, scores_from_moments
+
+__all__ = ["RidgeCVResults", "solve_ridge_cv", "solve_ridge", "default_alphas"]
+
+_SELECTIONS = ("best", "1se", "shared")
+
+
+@dataclass
+class RidgeCVResults:
+    """Output of :func:`solve_ridge_cv` (all numpy arrays).
+
+    Attributes
+    ----------
+    alphas : (A,) the grid that was searched.
+    best_alphas : (t,) the alpha chosen for each target.
+    best_alpha_index : (t,) its index in ``alphas``.
+    cv_scores : (A, t) CV score of every alpha, mean over folds (float64).
+    fold_scores : (k, A, t) | None per-fold scores (``return_fold_scores=True``).
+    coef : (p, t) | None refit weights.
+    dual_coef : (n, t) | None dual coefficients (dual form only).
+    intercept : (t,) | None
+    x_mean, y_mean : (p,), (t,) means removed before fitting (zeros without intercept).
+    solver : "primal" | "dual"
+    scoring : the CV score.
+    n_saturated_low, n_saturated_high : predictive targets whose best alpha is
+        the smallest / largest of the grid.
+    n_unpredictive_saturated : unpredictive targets (best CV score <= 0) at an edge.
+    saturated : (t,) bool, predictive targets at an edge.
+    constant_targets : (t,) bool, targets with zero variance (score 0, weights 0).
+    n_folds, batch_size : int.
+    """
+
+    alphas: np.ndarray
+    best_alphas: np.ndarray
+    best_alpha_index: np.ndarray
+    cv_scores: np.ndarray
+    fold_scores: np.ndarray = None
+    coef: np.ndarray = None
+    dual_coef: np.ndarray = None
+    intercept: np.ndarray = None
+    x_mean: np.ndarray = None
+    y_mean: np.ndarray = None
+    solver: str = "primal"
+    scoring: str = "r2"
+    n_saturated_low: int = 0
+    n_saturated_high: int = 0
+    n_unpredictive_saturated: int = 0
+    saturated: np.ndarray = None
+    constant_targets: np.ndarray = None
+    n_folds: int = 0
+    batch_size: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def default_alphas(X, fit_intercept=True, n_alphas=25, low=1e-4, high=1e4):
+    """Data-scaled grid: ``n_alphas`` log-spaced values over [low, high] x mean(s^2).
+
+    ``mean(s^2) = ||X_c||_F^2 / min(n, p)`` is the mean squared singular
+    value of the (centred) design, so the grid follows the scale of X.
+    """
+    X = np.asarray(X)
+    Xc = X - X.mean(0) if fit_intercept else X
+    scale = float(np.square(Xc, dtype=np.float64).sum()) / max(min(X.shape), 1)
+    if not scale > 0:
+        scale = 1.0
+    return np.logspace(np.log10(low), np.log10(high), n_alphas) * scale
+
+
+def _resolve_folds(cv, groups, n_samples):
+    from ..data._splits import make_cv
+
+    if groups is not None:
+        groups = check_array("groups", groups, ndim=1, dtype=None)
+        check_consistent_length(X=np.empty(n_samples), groups=groups)
+    folds = make_cv(cv, runs=groups, n_samples=n_samples)
+    folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
+    if not folds:
+        _raise("cv", "at least one (train, test) split", "none")
+    for i, (tr, te) in enumerate(folds):
+        for name, idx in (("train", tr), ("test", te)):
+            if idx.dtype == bool:
+                _raise("cv", "integer index arrays", f"a boolean {name} mask in split {i}")
+            if idx.size == 0:
+                _raise("cv", "non-empty train and test sets", f"an empty {name} set in split {i}")
+            if idx.min() < 0 or idx.max() >= n_samples:
+                _raise("cv", f"indices in [0, {n_samples})",
+                       f"{name} indices from {idx.min()} to {idx.max()} in split {i}")
+        if tr.size < 2:
+            _raise("cv", "at least 2 training samples per split",
+                   f"{tr.size} in split {i}", "Use fewer folds or more samples.")
+    return folds
+
+
+def _check_inputs(X, Y, alphas, fit_intercept, scoring, solver, alpha_selection,
+                  saturation_threshold, return_weights):
+    X = check_array("X", X, ndim=2)
+    Y = check_array("Y", Y, ndim=(1, 2))
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    check_consistent_length(X=X, Y=Y)
+    if X.shape[0] < 2:
+        _raise("X", "at least 2 samples", f"shape {X.shape}")
+    if X.shape[1] < 1 or Y.shape[1] < 1:
+        _raise("X" if X.shape[1] < 1 else "Y", "at least one column", f"shape {X.shape}")
+    check_type("fit_intercept", fit_intercept, bool)
+    check_option("scoring", scoring, SCORINGS)
+    check_option("solver", solver, ("auto", "primal", "dual"))
+    check_option("alpha_selection", alpha_selection, _SELECTIONS)
+    check_fraction("saturation_threshold", saturation_threshold)
+    if not (return_weights == "auto" or isinstance(return_weights, bool)):
+        _raise("return_weights", "'auto', True or False", describe(return_weights))
+    if alphas is None:
+        alphas = default_alphas(X, fit_intercept)
+    else:
+        alphas = check_positive_array("alphas", alphas).astype(np.float64)
+    return X, Y, alphas
+
+
+def _select(fold_scores, alphas, alpha_selection):
+    """Best alpha index per target (ties -> larger alpha, as himalaya)."""
+    mean = fold_scores.mean(0)
+    tie = 1e-10 * np.log(alphas)[:, None]
+    if alpha_selection == "shared":
+        return np.full(mean.shape[1], int(np.argmax(mean.mean(1) + tie[:, 0])))
+    best = np.argmax(mean + tie, axis=0)
+    if alpha_selection == "1se":
+        cols = np.arange(mean.shape[1])
+        std = fold_scores.std(0)
+        to_beat = mean[best, cols] - std[best, cols]
+        ok = mean >= to_beat[None, :]
+        # largest alpha index that beats the threshold (alphas sorted ascending)
+        order = np.argsort(alphas)
+        ok_sorted = ok[order]
+        last = ok_sorted.shape[0] - 1 - np.argmax(ok_sorted[::-1], axis=0)
+        best = order[last]
+    return best
+
+
+def _saturation(best_idx, cv_scores, alphas, constant, threshold, scoring):
+    A = len(alphas)
+    t = best_idx.size
+    lo_i, hi_i = int(np.argmin(alphas)), int(np.argmax(alphas))
+    best_score = cv_scores[best_idx, np.arange(t)]
+    if scoring == "neg_mse":  # predictive: best alpha beats the most regularized one
+        predictive = best_score > cv_scores[hi_i] + 1e-12 * np.abs(cv_scores[hi_i])
+    else:
+        predictive = best_score > 0
+    predictive &= ~constant
+    if A < 2:
+        edge_lo = edge_hi = np.zeros(t, dtype=bool)
+    else:
+        edge_lo, edge_hi = best_idx == lo_i, best_idx == hi_i
+    n_low = int((edge_lo & predictive).sum())
+    n_high = int((edge_hi & predictive & ~edge_lo).sum())
+    n_unpred = int(((edge_lo | edge_hi) & ~predictive).sum())
+    n_pred = int(predictive.sum())
+    if n_pred and (n_low + n_high) / n_pred > threshold:
+        warn(
+            f"Alpha-grid saturation: of {n_pred} predictive targets, {n_low} chose the "
+            f"smallest alpha ({alphas[lo_i]:.3g}) and {n_high} the largest "
+            f"({alphas[hi_i]:.3g}); {n_unpred} unpredictive targets also sit at an edge. "
+            "Extend `alphas` on the saturated side."
+        )
+    return n_low, n_high, n_unpred, (edge_lo | edge_hi) & predictive
+
+
+def _make_plan(X, folds, alphas, fit_intercept, solver, be, refit):
+    n_tr = max(len(tr) for tr, _ in folds)
+    if solver == "auto":
+        solver = "dual" if X.shape[1] >= n_tr else "primal"
+    cls = DualPlan if solver == "dual" else PrimalPlan
+    return cls(X, folds, alphas, fit_intercept, be, refit=refit)
+
+
+@fill_doc
+@verbose_decorator
+def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, scoring="r2",
+                   solver="auto", alpha_selection="best", refit=True, backend="numpy",
+                   device=None, dtype="float32", memory_budget=None,
+                   saturation_threshold=0.05, return_fold_scores=False,
+                   return_weights="auto", client=None, verbose=None):
+    """Ridge regression with one cross-validated alpha per target.
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    Y : array, shape (n_samples, n_targets) or (n_samples,)
+        A 1-D ``Y`` is treated as one target (results keep a target axis).
+    alphas : array, shape (n_alphas,) | None
+        Positive penalties. None: 25 log-spaced values over [1e-4, 1e4] times
+        the mean squared singular value of the centred design.
+    cv : int | "runs" | splitter | iterable of (train, test)
+        Folds, resolved by :func:`neurotoolkit.data._splits.make_cv`. An int
+        gives contiguous, unshuffled blocks; "runs" leaves one group of
+        ``groups`` out at a time.
+    groups : array, shape (n_samples,) | None
+        Run (or session) label of each sample, for group-wise CV.
+    fit_intercept : bool
+        Centre X and Y with the training means of every fold (and of the
+        full data for the refit).
+    scoring : "r2" | "correlation" | "neg_mse"
+        CV score to maximize. R^2 uses the test mean (himalaya's convention).
+    solver : "auto" | "primal" | "dual"
+        "auto" picks "dual" when ``n_features >= n_train``, else "primal".
+    alpha_selection : "best" | "1se" | "shared"
+        Per-target argmax (ties go to the larger alpha); the largest alpha
+        within one fold-standard-deviation of the best; or one alpha for all
+        targets (argmax of the mean over targets).
+    refit : bool
+        Refit on all samples with each target's alpha.
+    backend : "numpy" | "torch"
+    %(device)s
+    dtype : "float32" | "float64"
+        Working precision of the large products (decompositions are always
+        float64; scores are accumulated in float64).
+    %(memory_budget)s
+    saturation_threshold : float
+        Warn when more than this fraction of predictive targets chose an
+        alpha at the edge of the grid.
+    return_fold_scores : bool
+        Also return the (n_folds, n_alphas, n_targets) scores.
+    return_weights : "auto" | bool
+        Form the primal weights (p, t). "auto": always in the primal form;
+        in the dual form only when ``p * t`` fits in the memory budget.
+    client : dask.distributed.Client | None
+        Run the same fit over target chunks on the cluster (X is scattered
+        once). Results are the same as the single-process fit.
+    %(verbose)s
+
+    Returns
+    -------
+    results : RidgeCVResults
+        numpy arrays: ``best_alphas`` (t,), ``cv_scores`` (A, t), ``coef``
+        (p, t), ``intercept`` (t,), ``dual_coef`` (n, t) in the dual form, ...
+    """
+    X, Y, alphas = _check_inputs(X, Y, alphas, fit_intercept, scoring, solver,
+                                 alpha_selection, saturation_threshold, return_weights)
+    n, p = X.shape
+    t = Y.shape[1]
+    folds = _resolve_folds(cv, groups, n)
+    if client is not None:
+        return _solve_distributed(
+            client, X, Y, alphas, folds, fit_intercept=fit_intercept, scoring=scoring,
+            solver=solver, alpha_selection=alpha_selection, refit=refit, backend=backend,
+            device=device, dtype=dtype, memory_budget=memory_budget,
+            saturation_threshold=saturation_threshold,
+            return_fold_scores=return_fold_scores, return_weights=return_weights)
+    be = get_backend(backend, device=device, dtype=dtype)
+    budget = resolve_memory_budget(memory_budget, be)
+    A, k = len(alphas), len(folds)
+    plan = _make_plan(X, folds, alphas, fit_intercept, solver, be, refit)
+    if return_weights == "auto":
+        return_weights = plan.solver == "primal" or p * t * be.itemsize <= budget // 2
+    need_coef = refit and (return_weights or plan.solver == "primal")
+    fixed = plan.fixed_bytes()
+    per_target = plan.bytes_per_target(A, k, need_coef)
+    t_b = batch_size_from_budget(budget, fixed, per_target, t)
+    logger.info(
+        "solve_ridge_cv: %s form (n=%d, p=%d, t=%d, %d alphas, %d folds, max rank %d); "
+        "%s backend on %s, %s; budget %s -> %d targets per batch",
+        plan.solver, n, p, t, A, k, plan.max_rank, be.name, be.device, be.dtype_name,
+        format_bytes(budget), t_b,
+    )
+    const = np.zeros(t, dtype=bool)
+    y_mean = np.zeros(t)
+    cv_scores = np.empty((A, t))
+    fold_scores = np.empty((k, A, t)) if return_fold_scores else None
+    best_idx = np.zeros(t, dtype=np.int64)
+    coef = np.empty((p, t), dtype=be.dtype_name) if refit and return_weights else None
+    dual_coef = (np.empty((n, t), dtype=be.dtype_name)
+                 if refit and plan.solver == "dual" else None)
+    intercept = np.zeros(t) if refit else None
+    two_pass = alpha_selection == "shared"
+
+    def load(sl):
+        Yh = Y[:, sl]
+        c = np.ptp(Yh, axis=0) == 0
+        const[sl] = c
+        Yb = be.copy(Yh)
+        if fit_intercept:
+            mu = Yh.mean(0, dtype=np.float64)
+            mu[c] = Yh[0, c]
+            y_mean[sl] = mu
+            Yb -= be.asarray(mu)
+        if c.any():
+            Yb[:, be.index(np.flatnonzero(c))] = 0
+        return Yb
+
+    def do_refit(Yb, sl, state):
+        W, C = plan.refit_batch(Yb, alphas[best_idx[sl]], state, return_weights=need_coef)
+        if W is not None:
+            W = be.to_numpy(W)
+            if coef is not None:
+                coef[:, sl] = W
+            if fit_intercept:
+                intercept[sl] = y_mean[sl] - plan.x_mean @ W.astype(np.float64)
+        if C is not None:
+            C = be.to_numpy(C)
+            dual_coef[:, sl] = C
+            if fit_intercept and W is None:
+                intercept[sl] = y_mean[sl] - be.to_numpy(plan.kx).astype(np.float64) @ C
+        if not fit_intercept:
+            intercept[sl] = 0.0
+
+    pos = 0
+    bar = progress(total=t, desc=f"ridge CV ({plan.solver})")
+    while pos < t:
+        sl = slice(pos, min(pos + t_b, t))
+        try:
+            Yb = load(sl)
+            state = plan.begin_batch(Yb)
+            fs = np.empty((k, A, sl.stop - sl.start))
+            for i, f in enumerate(plan.folds):
+                Z, B, Yte, m_y = plan.fold_stats(f, Yb, state)
+                fs[i] = score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be)
+                del Z, B, Yte
+            fs[:, :, const[sl]] = 0.0
+            cv_scores[:, sl] = fs.mean(0)
+            if fold_scores is not None:
+                fold_scores[:, :, sl] = fs
+            if not two_pass:
+                best_idx[sl] = _select(fs, alphas, alpha_selection)
+                if refit:
+                    do_refit(Yb, sl, state)
+            del Yb, state
+        except be.oom_errors:
+            be.empty_cache()
+            if t_b == 1:
+                raise
+            t_b = max(1, t_b // 2)
+            logger.info("out of memory: retrying with %d targets per batch", t_b)
+            continue
+        bar.update(sl.stop - sl.start)
+        pos = sl.stop
+    bar.close()
+    if two_pass:
+        best_idx[:] = _select(cv_scores[None], alphas, "shared")
+        if refit:
+            for start in range(0, t, t_b):
+                sl = slice(start, min(start + t_b, t))
+                do_refit(load(sl), sl, None)
+    n_low, n_high, n_unpred, saturated = _saturation(
+        best_idx, cv_scores, alphas, const, saturation_threshold, scoring)
+    if const.any():
+        warn(f"{int(const.sum())} constant targets (zero variance): their scores are 0 and "
+             "their weights 0.")
+    return RidgeCVResults(
+        alphas=alphas, best_alphas=alphas[best_idx], best_alpha_index=best_idx,
+        cv_scores=cv_scores, fold_scores=fold_scores, coef=coef, dual_coef=dual_coef,
+        intercept=intercept, x_mean=plan.x_mean, y_mean=y_mean, solver=plan.solver,
+        scoring=scoring, n_saturated_low=n_low, n_saturated_high=n_high,
+        n_unpredictive_saturated=n_unpred, saturated=saturated, constant_targets=const,
+        n_folds=k, batch_size=t_b,
+        info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name,
+              "memory_budget": budget, "max_rank": plan.max_rank},
+    )
+
+
+def _solve_chunk(X, Y, alphas, folds, kwargs):
+    """Worker-side fit of one chunk of targets (no warnings: they are summed centrally)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return solve_ridge_cv(X, Y, alphas, folds, saturation_threshold=1.0,
+                              return_fold_scores=True, **kwargs)
+
+
+def _solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
+                       return_fold_scores, alpha_selection, **kwargs):
+    if alpha_selection == "shared":
+        _raise("alpha_selection", "'best' or '1se' with a dask `client`", "'shared'",
+               "Run without `client` to share one alpha across targets.")
+    t = Y.shape[1]
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n_chunks = min(t, n_workers)
+    bounds = np.linspace(0, t, n_chunks + 1).astype(int)
+    X_future = client.scatter(X, broadcast=True)
+    kwargs["alpha_selection"] = alpha_selection
+    futures = [
+        client.submit(_solve_chunk, X_future, np.ascontiguousarray(Y[:, a:b]), alphas, folds,
+                      kwargs, pure=False)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    parts = client.gather(futures)
+    logger.info("solve_ridge_cv: %d target chunks on %d dask workers", n_chunks, n_workers)
+
+    def cat(name, axis=-1):
+        vals = [getattr(r, name) for r in parts]
+        return None if vals[0] is None else np.concatenate(vals, axis=axis)
+
+    first = parts[0]
+    best_idx = cat("best_alpha_index")
+    cv_scores = cat("cv_scores")
+    const = cat("constant_targets")
+    n_low, n_high, n_unpred, saturated = _saturation(
+        best_idx, cv_scores, alphas, const, saturation_threshold, first.scoring)
+    if const.any():
+        warn(f"{int(const.sum())} constant targets (zero variance): their scores are 0 and "
+             "their weights 0.")
+    return RidgeCVResults(
+        alphas=alphas, best_alphas=alphas[best_idx], best_alpha_index=best_idx,
+        cv_scores=cv_scores, fold_scores=cat("fold_scores") if return_fold_scores else None,
+        coef=cat("coef"), dual_coef=cat("dual_coef"), intercept=cat("intercept"),
+        x_mean=first.x_mean, y_mean=cat("y_mean"), solver=first.solver,
+        scoring=first.scoring, n_saturated_low=n_low, n_saturated_high=n_high,
+        n_unpredictive_saturated=n_unpred, saturated=saturated, constant_targets=const,
+        n_folds=first.n_folds, batch_size=min(r.batch_size for r in parts),
+        info=dict(first.info, n_chunks=n_chunks),
+    )
+
+
+def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="numpy",
+                device=None, dtype="float32", memory_budget=None, return_weights=True):
+    """Ridge solution for a fixed alpha, scalar or one per target, in one pass.
+
+    ``W = V (D * Z)`` with ``D[k, j] = 1 / (lam_k + alpha_j)``: no loop over
+    distinct alphas (primal form); the dual form computes
+    ``C = U (D * U^T Y)`` and ``W = X_c^T C``.
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    Y : array, shape (n_samples, n_targets) or (n_samples,)
+    alpha : float | array, shape (n_targets,)
+        Positive penalty (one per target allowed).
+    fit_intercept : bool
+    solver : "auto" | "primal" | "dual"
+    backend, device, dtype, memory_budget :
+        As in :func:`solve_ridge_cv`.
+    return_weights : bool
+        In the dual form, return the dual coefficients (n, t) instead of
+        weights when False.
+
+    Returns
+    -------
+    coef : ndarray, shape (n_features, n_targets) (or (n_samples, n_targets)
+        dual coefficients when ``return_weights=False`` in the dual form);
+        1-D for a 1-D ``Y``.
+    intercept : ndarray, shape (n_targets,) (float for a 1-D ``Y``).
+    """
+    one_d = np.ndim(Y) == 1
+    X, Y, _ = _check_inputs(X, Y, np.ones(1), fit_intercept, "r2", solver, "best", 0.05,
+                            return_weights)
+    n, p = X.shape
+    t = Y.shape[1]
+    alpha = check_positive_array("alpha", alpha).astype(np.float64)
+    if alpha.size == 1:
+        alpha = np.full(t, alpha[0])
+    elif alpha.size != t:
+        _raise("alpha", f"a positive float or an array of shape ({t},) (one per target)",
+               f"shape {alpha.shape}")
+    be = get_backend(backend, device=device, dtype=dtype)
+    if solver == "auto":
+        solver = "dual" if p > n else "primal"
+    cls = DualPlan if solver == "dual" else PrimalPlan
+    plan = cls(X, [], alpha, fit_intercept, be, refit=True)
+    budget = resolve_memory_budget(memory_budget, be)
+    per = plan.bytes_per_target(1, 0, True)
+    t_b = batch_size_from_budget(budget, plan.fixed_bytes(), per, t)
+    dual = solver == "dual" and not return_weights
+    out = np.empty((n if dual else p, t), dtype=be.dtype_name)
+    intercept = np.zeros(t)
+    for start in range(0, t, t_b):
+        sl = slice(start, min(start + t_b, t))
+        Yh = Y[:, sl]
+        Yb = be.copy(Yh)
+        mu = Yh.mean(0, dtype=np.float64) if fit_intercept else np.zeros(sl.stop - sl.start)
+        if fit_intercept:
+            Yb -= be.asarray(mu)
+        W, C = plan.refit_batch(Yb, alpha[sl], None, return_weights=not dual)
+        if dual:
+            C = be.to_numpy(C)
+            out[:, sl] = C
+            if fit_intercept:
+                intercept[sl] = mu - be.to_numpy(plan.kx).astype(np.float64) @ C
+        else:
+            W = be.to_numpy(W)
+            out[:, sl] = W
+            if fit_intercept:
+                intercept[sl] = mu - plan.x_mean @ W.astype(np.float64)
+    if one_d:
+        return out[:, 0], float(intercept[0])
+    return out, intercept

@@ -1,0 +1,304 @@
+"""VoxelwiseEncoder: stimulus features + ridge + per-unit scores in one object."""
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from .._utils.docs import fill_doc
+from .._utils.io import atomic_path
+from .._utils.logging import logger, verbose as verbose_decorator
+from .._utils.validation import check_type, describe
+from ..data._noise_ceiling import noise_ceiling as _noise_ceiling
+from ..data._recording import Recording
+from ..data._splits import make_cv
+from ..features._feature_space import FeatureSpace
+from ._scores import noise_normalized, score_correlation, score_r2
+
+__all__ = ["VoxelwiseEncoder", "load_encoder"]
+
+_FORMAT_VERSION = 1
+
+
+@fill_doc
+class VoxelwiseEncoder(BaseEstimator):
+    """Fit one linear model per unit from stimulus features, and score it.
+
+    A notebook-sized wrapper around :class:`RidgeCV` (one feature space) or
+    :class:`BandedRidgeCV` (several): it turns a :class:`~neurotoolkit.data.Recording`
+    and its stimuli into a design, standardizes features with training
+    statistics, keeps repeats of a stimulus in one CV fold (or holds out
+    whole runs), fits, and scores held-out data per unit against the noise
+    ceiling.
+
+    Parameters
+    ----------
+    features : FeatureSpace | transformer | dict of those
+        A :class:`~neurotoolkit.features.FeatureSpace` (features already
+        computed for the stimulus ids), or a transformer with
+        ``transform(stimuli) -> (n_stimuli, n_features)`` such as
+        :class:`~neurotoolkit.features.GaborPyramid` (applied to the
+        StimulusSet passed to :meth:`fit`), or a dict name -> either, for
+        several feature spaces (banded ridge, one penalty per space).
+    alphas : array (n_alphas,) | None
+        Ridge penalties; None uses the data-scaled default grid of
+        :func:`solve_ridge_cv`.
+    cv : int | "runs" | CV splitter
+        Cross-validation for choosing alphas. An int makes that many folds
+        of whole stimuli (all repeats of a stimulus in one fold); "runs"
+        leaves one run out (needs ``recording.runs``).
+    average_train_repeats : bool
+        Average training repeats before fitting (faster; the same solution
+        when every stimulus has the same number of repeats).
+    estimator : estimator | None
+        Replace the default ridge model (advanced): anything with
+        ``fit(X, Y, groups=...)`` and ``predict``.
+    %(verbose)s
+
+    Attributes
+    ----------
+    estimator_ : fitted RidgeCV or BandedRidgeCV
+    feature_spaces_ : dict of FeatureSpace
+    units_ : pandas.DataFrame, one row per unit (from the training recording)
+    subject_ : str
+    scores_ : pandas.DataFrame | None
+        Per-unit scores of the last :meth:`evaluate` call.
+    """
+
+    def __init__(self, features=None, alphas=None, cv=5, average_train_repeats=False,
+                 estimator=None, verbose=None):
+        self.features = features
+        self.alphas = alphas
+        self.cv = cv
+        self.average_train_repeats = average_train_repeats
+        self.estimator = estimator
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- design
+    def _compute_spaces(self, stimuli, needed_ids):
+        features = self.features
+        if features is None:
+            raise ValueError(
+                "Invalid value for `features`: expected a FeatureSpace, a transformer such as "
+                "GaborPyramid(), or a dict of those, got None."
+            )
+        if not isinstance(features, dict):
+            features = {"features": features}
+        spaces = {}
+        for name, feat in features.items():
+            if isinstance(feat, FeatureSpace):
+                spaces[name] = feat
+            elif hasattr(feat, "transform"):
+                if stimuli is None:
+                    raise ValueError(
+                        f"Feature space {name!r} is a transformer ({type(feat).__name__}); pass the "
+                        "StimulusSet to fit(recording, stimuli) so it can compute features."
+                    )
+                ids = [i for i in stimuli.ids if i in needed_ids]
+                missing = sorted(set(needed_ids) - set(ids))
+                if missing:
+                    raise KeyError(
+                        f"Invalid value for `stimuli`: {len(missing)} stimulus id(s) of the "
+                        f"recording are not in the StimulusSet, e.g. {missing[:5]}."
+                    )
+                values = feat.transform(stimuli.subset(ids))
+                spaces[name] = FeatureSpace(
+                    np.asarray(values), ids, name=name,
+                    provenance={"transformer": repr(feat)},
+                )
+            else:
+                raise TypeError(
+                    f"Invalid value for `features[{name!r}]`: expected a FeatureSpace or a "
+                    f"transformer with .transform(), got {describe(feat)}."
+                )
+        return spaces
+
+    def _design(self, ids, spaces):
+        blocks = []
+        for name in self.space_names_:
+            x = np.asarray(spaces[name].for_ids(ids), dtype=np.float64)
+            blocks.append((x - self.feature_mean_[name]) / self.feature_scale_[name])
+        return blocks
+
+    # -------------------------------------------------------------------- fit
+    @fill_doc
+    @verbose_decorator
+    def fit(self, recording, stimuli=None, verbose=None):
+        """Fit the encoder on a training recording.
+
+        Parameters
+        ----------
+        recording : Recording
+            Training trials (n_trials, n_units).
+        stimuli : StimulusSet | None
+            Needed when ``features`` holds transformers.
+        %(verbose)s
+
+        Returns
+        -------
+        self
+        """
+        from ._banded import BandedRidgeCV
+        from ._ridge_cv import RidgeCV
+
+        check_type("recording", recording, Recording)
+        rec = recording.average_repeats() if self.average_train_repeats else recording
+        keep = rec.stimulus_ids != ""
+        if not keep.all():
+            rec = rec.select_trials(keep)
+        ids = list(rec.stimulus_ids)
+        spaces = self._compute_spaces(stimuli, set(ids))
+        self.space_names_ = list(spaces)
+        self.feature_spaces_ = spaces
+        self.feature_mean_, self.feature_scale_ = {}, {}
+        for name, fs in spaces.items():
+            x = np.asarray(fs.for_ids(ids), dtype=np.float64)
+            mean, std = x.mean(axis=0), x.std(axis=0)
+            std[std == 0] = 1.0
+            self.feature_mean_[name], self.feature_scale_[name] = mean, std
+        blocks = self._design(ids, spaces)
+
+        cv_runs = rec.runs if (isinstance(self.cv, str) and self.cv == "runs") else None
+        folds = make_cv(self.cv, stimulus_ids=rec.stimulus_ids, runs=cv_runs)
+        if self.estimator is not None:
+            est = self.estimator
+        elif len(blocks) == 1:
+            est = RidgeCV(alphas=self.alphas, cv=folds)
+        else:
+            est = BandedRidgeCV(alphas=self.alphas, cv=folds)
+        Y = rec.responses
+        X = blocks[0] if len(blocks) == 1 else blocks
+        logger.info(
+            "Fitting %s on %d trials x %d units, %s features",
+            type(est).__name__, len(ids), rec.n_units,
+            " + ".join(str(b.shape[1]) for b in blocks),
+        )
+        self.estimator_ = est.fit(X, Y)
+        self.units_ = recording.units.copy()
+        self.subject_ = recording.subject
+        self.modality_ = recording.modality
+        self.scores_ = None
+        return self
+
+    # ---------------------------------------------------------------- predict
+    def predict(self, stimulus_ids, stimuli=None):
+        """Predicted responses for stimuli.
+
+        Parameters
+        ----------
+        stimulus_ids : sequence of str, shape (n,)
+            Stimuli to predict (repeats allowed).
+        stimuli : StimulusSet | None
+            Needed when features are computed by a transformer and the ids
+            were not seen in :meth:`fit`.
+
+        Returns
+        -------
+        Y_pred : array, shape (n, n_units)
+        """
+        check_is_fitted(self, "estimator_")
+        ids = [str(i) for i in stimulus_ids]
+        spaces = dict(self.feature_spaces_)
+        unseen = [i for i in ids if any(i not in fs for fs in spaces.values())]
+        if unseen:
+            extra = self._compute_spaces(stimuli, set(unseen))
+            for name in spaces:
+                spaces[name] = FeatureSpace.concat_stimuli([spaces[name], extra[name]])
+        blocks = self._design(ids, spaces)
+        X = blocks[0] if len(blocks) == 1 else blocks
+        return np.asarray(self.estimator_.predict(X))
+
+    # ------------------------------------------------------------------ score
+    def evaluate(self, recording, stimuli=None):
+        """Per-unit held-out scores against the noise ceiling.
+
+        The test recording's repeats are averaged before scoring; the noise
+        ceiling is estimated from the same repeats (NSD ncsnr) for the
+        number of repeats actually averaged.
+
+        Parameters
+        ----------
+        recording : Recording
+            Held-out trials, with the units of the training recording.
+        stimuli : StimulusSet | None
+            Needed when test stimuli were not seen in :meth:`fit` and
+            features come from a transformer.
+
+        Returns
+        -------
+        scores : pandas.DataFrame
+            One row per unit: ``roi`` (and the other unit columns), ``r``
+            (Pearson), ``r2``, ``noise_ceiling`` (variance fraction),
+            ``noise_ceiling_r`` (its square root), ``normalized`` (Algonauts
+            2023: 100 r^2 / NC, capped at 100) and ``best_alpha``.
+        """
+        check_is_fitted(self, "estimator_")
+        check_type("recording", recording, Recording)
+        if list(recording.units.index) != list(self.units_.index):
+            raise ValueError(
+                "Invalid value for `recording`: its units differ from those the encoder was "
+                f"fitted on ({recording.n_units} vs {len(self.units_)} units, or a different order)."
+            )
+        avg = recording.average_repeats()
+        Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
+        table = self.units_.copy()
+        table["r"] = score_correlation(avg.responses, Y_pred)
+        table["r2"] = score_r2(avg.responses, Y_pred)
+        if recording.repeat_counts().max() >= 2:
+            nc = _noise_ceiling(recording, n_average="data")
+            table["noise_ceiling"] = nc
+            table["noise_ceiling_r"] = np.sqrt(nc)
+            table["normalized"] = noise_normalized(table["r"].to_numpy(), nc, kind="r")
+        else:
+            logger.info("No repeats in the test recording: noise ceiling not estimated.")
+        alphas = getattr(self.estimator_, "best_alphas_", None)
+        if alphas is not None and np.ndim(alphas) == 1:
+            table["best_alpha"] = alphas
+        table.insert(0, "subject", self.subject_)
+        self.scores_ = table
+        return table
+
+    def score(self, recording, stimuli=None):
+        """Mean Pearson r over units on held-out data (see :meth:`evaluate`)."""
+        return float(self.evaluate(recording, stimuli=stimuli)["r"].mean())
+
+    # ------------------------------------------------------------------ plots
+    def plot_scores(self, score="r", **kwargs):
+        """Violin plot of the last :meth:`evaluate` scores per ROI, with ceilings."""
+        from ..viz import plot_roi_scores
+
+        if self.scores_ is None:
+            raise RuntimeError("Call evaluate(test_recording) before plot_scores().")
+        ceiling = "noise_ceiling_r" if score == "r" else "noise_ceiling"
+        if ceiling not in self.scores_.columns:
+            ceiling = None
+        return plot_roi_scores(self.scores_, score=score, ceiling=ceiling, **kwargs)
+
+    # -------------------------------------------------------------- save/load
+    def save(self, fname, overwrite=False):
+        """Save the fitted encoder (pickle via joblib, written atomically)."""
+        import joblib
+        from pathlib import Path
+
+        check_is_fitted(self, "estimator_")
+        fname = Path(fname)
+        if fname.exists() and not overwrite:
+            raise FileExistsError(
+                f"Invalid value for `fname`: '{fname}' exists; pass overwrite=True to replace it."
+            )
+        with atomic_path(fname) as tmp:
+            joblib.dump({"format_version": _FORMAT_VERSION, "encoder": self}, tmp)
+        return fname
+
+
+def load_encoder(fname):
+    """Load a :class:`VoxelwiseEncoder` saved with :meth:`VoxelwiseEncoder.save`."""
+    import joblib
+
+    payload = joblib.load(fname)
+    if not isinstance(payload, dict) or payload.get("format_version") != _FORMAT_VERSION:
+        raise ValueError(
+            f"Invalid value for `fname`: '{fname}' is not a neurotoolkit encoder file "
+            f"(format version {_FORMAT_VERSION})."
+        )
+    return payload["encoder"]

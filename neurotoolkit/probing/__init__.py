@@ -1,0 +1,3 @@
+"""neurotoolkit.probing (see DESIGN.md); populated by later issues."""
+
+__all__ = []

@@ -1,0 +1,163 @@
+"""Main job: simulate (or load) recordings, extract features, fit voxelwise
+encoders and write a short report.
+
+    python -m pipelines.encode --config pipelines/configs/demo.yaml
+
+Outputs (in ``output_dir``, each written atomically): ``scores.csv`` (one row
+per unit and subject), ``roi_summary.csv``, ``roi_scores.png`` and
+``report.md``.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from neurotoolkit._utils.io import atomic_path, atomic_write_text
+from neurotoolkit._utils.logging import logger, set_log_level
+
+DEFAULTS = {
+    "name": "encode",
+    "output_dir": "outputs/encode",
+    "random_state": 0,
+    "simulate": {"stimuli": "builtin", "n_subjects": 2},
+    "features": {"gabor": {"kind": "gabor", "params": {}}},
+    "model": {"alphas": None, "cv": 5},
+}
+
+
+def load_config(path):
+    """Read a YAML config and fill defaults; unknown top-level keys raise."""
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"Invalid value for `config`: unknown key(s) {sorted(unknown)} in {path}; "
+            f"allowed: {sorted(DEFAULTS)}."
+        )
+    out = {**DEFAULTS, **cfg}
+    return out
+
+
+def _make_features(spec):
+    from neurotoolkit.features import GaborPyramid
+
+    spaces = {}
+    for name, item in spec.items():
+        kind = item.get("kind", "gabor")
+        if kind != "gabor":
+            raise ValueError(
+                f"Invalid value for `features.{name}.kind`: expected 'gabor' (the weight-free "
+                f"feature space available offline), got {kind!r}."
+            )
+        spaces[name] = GaborPyramid(**item.get("params", {}))
+    return spaces if len(spaces) > 1 else next(iter(spaces.values()))
+
+
+def run(cfg, verbose=True):
+    """Run the pipeline described by ``cfg`` (a dict); returns the output folder."""
+    import numpy as np
+    import pandas as pd
+
+    from neurotoolkit.analysis import roi_summary
+    from neurotoolkit.data import simulate_recordings
+    from neurotoolkit.encoding import VoxelwiseEncoder
+    from neurotoolkit.viz import plot_roi_scores
+
+    set_log_level("INFO" if verbose else "WARNING")
+    t0 = time.perf_counter()
+    out_dir = Path(cfg["output_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sim_cfg = dict(cfg["simulate"])
+    stimuli = sim_cfg.pop("stimuli", "builtin")
+    sim = simulate_recordings(
+        stimuli=None if stimuli == "builtin" else stimuli,
+        random_state=cfg["random_state"],
+        **sim_cfg,
+    )
+    logger.info("Simulated %d subject(s) on %s", len(sim.recordings), sim.stimuli)
+    tables = []
+    for rec in sim.recordings:
+        test_ids = rec.meta["test_ids"]
+        is_test = np.isin(rec.stimulus_ids, test_ids)
+        train, test = rec.select_trials(~is_test), rec.select_trials(is_test)
+        enc = VoxelwiseEncoder(
+            features=_make_features(cfg["features"]),
+            alphas=cfg["model"].get("alphas"),
+            cv=cfg["model"].get("cv", 5),
+        )
+        enc.fit(train, sim.stimuli)
+        scores = enc.evaluate(test, sim.stimuli)
+        truth_nc = sim.truth.noise_ceiling(rec.subject, n_average=int(test.repeat_counts().min()))
+        scores["true_noise_ceiling"] = truth_nc
+        tables.append(scores)
+        logger.info("%s: mean r = %.3f over %d units", rec.subject, scores["r"].mean(), len(scores))
+    scores = pd.concat(tables, ignore_index=False)
+    summary = roi_summary(scores, by="roi", columns=[c for c in (
+        "r", "r2", "noise_ceiling_r", "normalized", "true_noise_ceiling") if c in scores])
+
+    with atomic_path(out_dir / "scores.csv") as tmp:
+        scores.to_csv(tmp, index_label="unit")
+    with atomic_path(out_dir / "roi_summary.csv") as tmp:
+        summary.to_csv(tmp, index=False)
+    fig = plot_roi_scores(scores, score="r", ceiling="noise_ceiling_r",
+                          title=f"{cfg['name']}: held-out r per ROI (dashed: noise ceiling)")
+    with atomic_path(out_dir / "roi_scores.png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    elapsed = time.perf_counter() - t0
+    report = [
+        f"# {cfg['name']}: voxelwise encoding report",
+        "",
+        f"- subjects: {len(sim.recordings)}; stimuli: {len(sim.stimuli)}; "
+        f"features: {list(cfg['features'])}",
+        f"- wall time: {elapsed:.1f} s",
+        "",
+        "## Scores per ROI (held-out, test repeats averaged)",
+        "",
+        summary.round(3).to_markdown(index=False) if _has_tabulate() else summary.round(3).to_string(index=False),
+        "",
+        "`noise_ceiling_r` is estimated from the test repeats (NSD ncsnr); `true_noise_ceiling` is "
+        "the simulator's ground truth (variance fraction); `normalized` is the Algonauts 2023 "
+        "noise-normalized score (100 r^2 / NC).",
+        "",
+        "![scores per ROI](roi_scores.png)",
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(cfg, indent=2, default=str),
+        "```",
+    ]
+    atomic_write_text(out_dir / "report.md", "\n".join(report) + "\n")
+    logger.info("Report written to %s (%.1f s)", out_dir / "report.md", elapsed)
+    return out_dir
+
+
+def _has_tabulate():
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="YAML config, e.g. pipelines/configs/demo.yaml")
+    parser.add_argument("--output-dir", default=None, help="override output_dir of the config")
+    parser.add_argument("--quiet", action="store_true", help="only warnings")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    if args.output_dir:
+        cfg["output_dir"] = args.output_dir
+    out = run(cfg, verbose=not args.quiet)
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

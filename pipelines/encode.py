@@ -64,7 +64,7 @@ def run(cfg, verbose=True):
     import pandas as pd
 
     from neurotoolkit.analysis import roi_summary
-    from neurotoolkit.data import simulate_recordings
+    from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.viz import plot_roi_scores
 
@@ -74,8 +74,11 @@ def run(cfg, verbose=True):
     out_dir.mkdir(parents=True, exist_ok=True)
     sim_cfg = dict(cfg["simulate"])
     stimuli = sim_cfg.pop("stimuli", "builtin")
+    n_per_category = sim_cfg.pop("n_per_category", 20)
+    if stimuli == "builtin":
+        stimuli = make_builtin_stimuli(n_per_category=n_per_category, random_state=cfg["random_state"])
     sim = simulate_recordings(
-        stimuli=None if stimuli == "builtin" else stimuli,
+        stimuli=stimuli,
         random_state=cfg["random_state"],
         **sim_cfg,
     )
@@ -92,13 +95,13 @@ def run(cfg, verbose=True):
         )
         enc.fit(train, sim.stimuli)
         scores = enc.evaluate(test, sim.stimuli)
-        truth_nc = sim.truth.noise_ceiling(rec.subject, n_average=int(test.repeat_counts().min()))
+        truth_nc = sim.truth.noise_ceiling(n_average=int(test.repeat_counts().min()), subject=rec.subject)
         scores["true_noise_ceiling"] = truth_nc
         tables.append(scores)
         logger.info("%s: mean r = %.3f over %d units", rec.subject, scores["r"].mean(), len(scores))
     scores = pd.concat(tables, ignore_index=False)
-    summary = roi_summary(scores, by="roi", columns=[c for c in (
-        "r", "r2", "noise_ceiling_r", "normalized", "true_noise_ceiling") if c in scores])
+    summary = roi_summary(scores, by="roi", quantiles=(0.5,), columns=[c for c in (
+        "r", "r2", "noise_ceiling", "true_noise_ceiling", "normalized") if c in scores])
 
     with atomic_path(out_dir / "scores.csv") as tmp:
         scores.to_csv(tmp, index_label="unit")
@@ -120,9 +123,11 @@ def run(cfg, verbose=True):
         "",
         summary.round(3).to_markdown(index=False) if _has_tabulate() else summary.round(3).to_string(index=False),
         "",
-        "`noise_ceiling_r` is estimated from the test repeats (NSD ncsnr); `true_noise_ceiling` is "
-        "the simulator's ground truth (variance fraction); `normalized` is the Algonauts 2023 "
-        "noise-normalized score (100 r^2 / NC).",
+        "`r`: Pearson r on held-out images (test repeats averaged); `noise_ceiling`: variance "
+        "fraction explainable at that averaging, estimated from the test repeats (NSD ncsnr); "
+        "`true_noise_ceiling`: the simulator's ground truth; `normalized`: Algonauts 2023 "
+        "noise-normalized score 100 r^2 / NC (capped at 100; meaningless where NC is near 0, "
+        "as in the `noise` ROI). Columns `_mean` and `_q50` (median) over the ROI's units.",
         "",
         "![scores per ROI](roi_scores.png)",
         "",

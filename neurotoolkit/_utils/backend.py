@@ -134,6 +134,16 @@ class Backend:
             return scipy.linalg.eigh(a, overwrite_a=False, check_finite=False, driver="evd")
         return self._torch.linalg.eigh(a)
 
+    def sumsq(self, a):
+        """Column sums of squares of a 2-D array, without a temporary copy."""
+        if self.name == "numpy":
+            return np.einsum("ij,ij->j", a, a)
+        return self._torch.linalg.vector_norm(a, dim=0) ** 2
+
+    def rows(self, a, idx):
+        """``a[idx]``: ``idx`` a slice (a view) or an index from :meth:`index` (a copy)."""
+        return a[idx]
+
     def sqrt(self, a):
         return np.sqrt(a) if self.name == "numpy" else self._torch.sqrt(a)
 

@@ -119,7 +119,11 @@ def warn(message, category=UserWarning):
 
 def progress(iterable=None, total=None, desc=None, verbose=None, **kwargs):
     """A tqdm progress bar shown when the log level is INFO or lower."""
-    from tqdm.auto import tqdm
+    try:  # notebook widgets when ipywidgets is there, plain text bars otherwise (no warning)
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
 
     disable = resolve_level(verbose) > logging.INFO
     return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, **kwargs)

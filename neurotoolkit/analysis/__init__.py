@@ -1,3 +1,6 @@
 """Analyses across models and ROIs: variance partitioning, ROI summaries, RSA."""
 
-__all__ = []
+from ._roi import roi_summary
+from ._variance_partition import partition_from_r2, variance_partition
+
+__all__ = ["partition_from_r2", "roi_summary", "variance_partition"]

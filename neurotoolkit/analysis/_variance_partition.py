@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from neurotoolkit._utils.docs import fill_doc
 from neurotoolkit._utils.logging import logger, progress, verbose
 from neurotoolkit._utils.validation import (
     _raise,
@@ -25,6 +26,7 @@ from neurotoolkit._utils.validation import (
 __all__ = ["variance_partition", "partition_from_r2"]
 
 
+@fill_doc
 @verbose
 def variance_partition(
     X_spaces,

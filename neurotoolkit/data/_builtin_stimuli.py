@@ -268,7 +268,8 @@ def _draw_object(canvas, ImageDraw, rng, s):
         o = r * 0.4
         d.rectangle([cx - r, cy - r + o, cx + r - o, cy + r], fill=col, outline=dark)
         d.polygon([(cx - r, cy - r + o), (cx - r + o, cy - r), (cx + r, cy - r),
-                   (cx + r - o, cy - r + o)], fill=tuple(min(255, c + 40) for c in col), outline=dark)
+                   (cx + r - o, cy - r + o)],
+                  fill=tuple(min(255, c + 40) for c in col), outline=dark)
         d.polygon([(cx + r - o, cy - r + o), (cx + r, cy - r), (cx + r, cy + r - o),
                    (cx + r - o, cy + r)], fill=tuple(max(0, c - 40) for c in col), outline=dark)
         name = "a box"
@@ -309,8 +310,8 @@ def _draw_animal(canvas, ImageDraw, rng, s):
     d.line([(cx + facing * bw * 0.7, cy - bh * 0.3), (hx, hy)], fill=fur, width=int(hr))
     for e in (-0.6, 0.4):  # ears
         ex = hx + e * hr
-        d.polygon([(ex, hy - hr * 0.5), (ex + 0.35 * hr, hy - hr * 1.5), (ex + 0.6 * hr, hy - hr * 0.4)],
-                  fill=fur)
+        d.polygon([(ex, hy - hr * 0.5), (ex + 0.35 * hr, hy - hr * 1.5),
+                   (ex + 0.6 * hr, hy - hr * 0.4)], fill=fur)
     d.ellipse([hx - hr, hy - hr, hx + hr, hy + hr], fill=fur)
     er = hr * 0.18
     d.ellipse([hx + facing * hr * 0.35 - er, hy - hr * 0.2 - er,

@@ -17,3 +17,19 @@ __all__ += [
     "solve_ridge",
     "solve_ridge_cv",
 ]
+
+from ._banded import BandedRidgeCV, sample_gammas
+from ._delayer import Delayer
+from ._split_scores import correlation_score_split, r2_score_split
+
+__all__ += [
+    "BandedRidgeCV",
+    "Delayer",
+    "correlation_score_split",
+    "r2_score_split",
+    "sample_gammas",
+]
+
+from ._voxelwise import VoxelwiseEncoder, load_encoder
+
+__all__ += ["VoxelwiseEncoder", "load_encoder"]

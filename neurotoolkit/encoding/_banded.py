@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from neurotoolkit._utils.docs import fill_doc
-from neurotoolkit._utils.logging import logger, progress, verbose, warn
+from neurotoolkit._utils.logging import logger, progress, verbose
 from neurotoolkit._utils.random import check_random_state
 from neurotoolkit._utils.validation import (
     _raise,
@@ -186,6 +186,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
+    @fill_doc
     @verbose
     def fit(self, X, Y, groups=None, verbose=None):
         """Search the band penalties by CV, then refit on all samples.
@@ -214,7 +215,9 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         n_targets = Y.shape[1]
         gammas = self._check_gammas(len(slices))
         stop_patience = (
-            None if self.stop_patience is None else check_int("stop_patience", self.stop_patience, 1)
+            None
+            if self.stop_patience is None
+            else check_int("stop_patience", self.stop_patience, 1)
         )
         stop_fraction = float(self.stop_fraction)
         if not 0 <= stop_fraction <= 1:
@@ -291,7 +294,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.saturated_ = self._check_saturation(best_index, best_table, alphas, constant)
         if ravel:
             self.coef_ = self.coef_[:, 0]
-            self.intercept_ = self.intercept_[0]
+            self.intercept_ = float(self.intercept_[0])
             for attr in ("best_gammas_", "band_alphas_", "deltas_"):
                 setattr(self, attr, getattr(self, attr)[:, 0])
             for attr in ("best_alphas_", "best_cv_scores_", "saturated_"):
@@ -304,7 +307,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         from ._solve_ridge import solve_ridge
 
         coef = np.zeros((X_all.shape[1], Y.shape[1]), dtype=np.dtype(self.dtype))
-        intercept = np.zeros(Y.shape[1], dtype=coef.dtype)
+        intercept = np.zeros(Y.shape[1])
         for it in np.unique(best_iter):
             cols = np.flatnonzero(best_iter == it)
             scale = _column_scale(self.space_slices_, self.gammas_[it], X_all.shape[1])
@@ -316,6 +319,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 backend=self.backend,
                 device=self.device,
                 dtype=self.dtype,
+                memory_budget=self.memory_budget,
             )
             coef[:, cols] = np.asarray(w) * scale[:, None]
             intercept[cols] = np.asarray(b)
@@ -529,6 +533,7 @@ def _is_space_collection(X):
 _EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 
 
+@fill_doc
 def sample_gammas(n_iter, n_spaces, concentrations=(0.1, 1.0), random_state=None):
     """Draw feature-space weights on the simplex for the banded search.
 
@@ -563,8 +568,6 @@ def sample_gammas(n_iter, n_spaces, concentrations=(0.1, 1.0), random_state=None
     gammas = np.maximum(gammas, _MIN_GAMMA)
     return gammas / gammas.sum(1, keepdims=True)
 
-
-sample_gammas = fill_doc(sample_gammas)
 
 
 def _column_scale(slices, gamma, n_features):

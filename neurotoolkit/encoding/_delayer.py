@@ -172,7 +172,8 @@ class Delayer(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
         names = _check_feature_names_in(self, input_features)
-        return np.asarray([f"{name}_delay{d}" for d in self.delays_ for name in names], dtype=object)
+        names_out = [f"{name}_delay{d}" for d in self.delays_ for name in names]
+        return np.asarray(names_out, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -12,8 +12,8 @@ plan, scored by the same code. The refit gives dual coefficients
 
 import numpy as np
 
-from ._alpha_path import keep_rank, prepare_alpha_path
-from ._primal import _Fold, _is_complement
+from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
+from ._primal import _Fold, _is_complement, as_rows
 
 __all__ = ["DualPlan"]
 
@@ -40,46 +40,68 @@ class DualPlan:
         self.fit_intercept = fit_intercept
         n, p = X.shape
         self.n_samples, self.n_features = n, p
-        X64 = np.asarray(X, dtype=np.float64)
-        self.x_mean = X64.mean(0) if fit_intercept else np.zeros(p)
-        Xc = be.asarray(X64 - self.x_mean if fit_intercept else X64)
-        del X64
-        self.Xc = Xc
-        K = be.to_numpy(be.cast(Xc @ Xc.T, "float64"))  # (n, n)
+        self.x_mean = X.mean(0, dtype=np.float64) if fit_intercept else np.zeros(p)
+        # X is kept as given (no centred copy of a wide design): the kernel is
+        # accumulated over feature chunks, each centred on the fly.
+        Xb = be.asarray(X)
+        self.X = Xb
+        K = np.zeros((n, n))
+        step = max(1, 2**25 // (n * be.itemsize))
+        for a in range(0, p, step):
+            Xc = Xb[:, a:a + step]
+            if fit_intercept:
+                Xc = Xc - be.asarray(self.x_mean[a:a + step])[None, :]
+            K += be.to_numpy(be.cast(Xc @ Xc.T, "float64"))
+            del Xc
         K = 0.5 * (K + K.T)
         eps = np.finfo(be.dtype_name).eps
-        self.folds = []
+        mats, parts = [], []
         for train, test in folds:
+            train, test = np.asarray(train), np.asarray(test)
+            Ktr, Kte = _centre_kernels(K, train, test, fit_intercept)
+            mats.append(Ktr)
+            parts.append((train, test, Kte))
+        if refit:
+            Kf = K
+            if fit_intercept:  # centred already; remove rounding drift
+                a = Kf.mean(1)
+                Kf = Kf - a[:, None] - a[None, :] + a.mean()
+            mats.append(Kf)
+        decomps = eigh_many(mats)
+        del mats
+        self.folds = []
+        for i, (train, test, Kte) in enumerate(parts):
+            lam, U = decomps[i]
+            decomps[i] = None  # free as we go
+            parts[i] = None
             f = _Fold()
-            train = np.asarray(train)
-            test = np.asarray(test)
             f.n_tr, f.n_te = len(train), len(test)
             f.complement = _is_complement(train, test, n)
-            Ktr, Kte = _centre_kernels(K, train, test, fit_intercept)
-            lam, U = np.linalg.eigh(Ktr)
             keep = keep_rank(lam, f.n_tr, eps)
             lam, U = lam[keep], U[:, keep]
             P = Kte @ U
             f.rank = lam.size
-            f.train = be.index(train)
-            f.test = be.index(test)
+            f.train = as_rows(train, be)
+            f.test = as_rows(test, be)
             f.UT = be.asarray(np.ascontiguousarray(U.T))  # (r, n_tr)
             f.PT = be.asarray(np.ascontiguousarray(P.T))  # (r, n_te)
             f.u1 = be.asarray(U.sum(0))
             prepare_alpha_path(f, P, lam, alphas, be)
             self.folds.append(f)
         if refit:
-            Kf = K
-            if fit_intercept:  # Xc is centred already; remove rounding drift
-                a = Kf.mean(1)
-                Kf = Kf - a[:, None] - a[None, :] + a.mean()
-            lam, U = np.linalg.eigh(Kf)
+            lam, U = decomps[-1]
             keep = keep_rank(lam, n, eps)
             self.full_lam = lam[keep]
             self.full_U = be.asarray(np.ascontiguousarray(U[:, keep]))
             self.full_UT = be.asarray(np.ascontiguousarray(U[:, keep].T))
-            # x_mean Xc^T, to turn dual coefficients into intercepts
-            self.kx = be.asarray(be.to_numpy(Xc @ be.asarray(self.x_mean)))
+            # Xc x_mean, to turn dual coefficients into intercepts
+            xm = self.x_mean
+            xm64 = be.asarray(xm, dtype=be.float64)
+            rows = max(1, 2**24 // max(p, 1))
+            self.kx = np.concatenate([  # in float64, a few rows at a time
+                be.to_numpy(be.cast(Xb[a:a + rows], "float64") @ xm64) for a in range(0, n, rows)
+            ]) - xm @ xm
+        del decomps
         del K
         self.max_rank = max([f.rank for f in self.folds] + [0])
         self.max_rows = max([f.m_rows for f in self.folds] + [0])
@@ -89,7 +111,7 @@ class DualPlan:
     def fixed_bytes(self):
         b = self.backend.itemsize
         n = self.n_samples
-        total = n * self.n_features * b + 8 * n * n
+        total = 8 * n * n + n * min(self.n_features, 2**25 // (n * b)) * b
         total += sum(f.nbytes() for f in self.folds)
         if getattr(self, "full_U", None) is not None:
             total += 2 * self.full_U.shape[0] * self.full_U.shape[1] * b
@@ -100,6 +122,8 @@ class DualPlan:
         n, r = self.n_samples, self.max_rank
         per = b * (2 * n + self.max_train + self.max_test + 6 * r + self.max_rows
                    + 3 * n_alphas)
+        if any(getattr(f, "pf", False) for f in self.folds):
+            per += 8 * 4 * r  # float64 Z, Gh Z and two products of the partial fractions
         if coef:
             per += (b + 8) * self.n_features
         return per + 8 * n_alphas * (n_folds + 6)
@@ -127,5 +151,14 @@ class DualPlan:
         Q = self.full_UT @ Yb
         D = 1.0 / (self.full_lam[:, None] + np.asarray(alphas_b, dtype=np.float64)[None, :])
         C = self.full_U @ (be.asarray(D) * Q)
-        W = self.Xc.T @ C if return_weights else None
+        W = None
+        if return_weights:  # Xc^T C = X^T C - x_mean (1^T C)
+            W = self.X.T @ C
+            if self.fit_intercept:
+                W -= be.asarray(self.x_mean)[:, None] * C.sum(0)[None, :]
         return W, C
+
+    def mean_prediction(self, W, C):
+        """``x_mean W = (Xc x_mean)^T C`` (t_b,), float64: the intercept is ``y_mean`` minus it."""
+        be = self.backend
+        return be.to_numpy(be.asarray(self.kx) @ C).astype(np.float64)

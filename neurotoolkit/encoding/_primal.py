@@ -14,9 +14,17 @@ computed per batch of targets on the backend.
 
 import numpy as np
 
-from ._alpha_path import keep_rank, prepare_alpha_path
+from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
 
 __all__ = ["PrimalPlan"]
+
+
+def as_rows(idx, be):
+    """A slice when ``idx`` is a contiguous increasing range (rows taken as a view)."""
+    idx = np.asarray(idx)
+    if idx.size and (np.diff(idx) == 1).all():
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return be.index(idx)
 
 
 def _is_complement(train, test, n):
@@ -67,44 +75,66 @@ class PrimalPlan:
         Sxx = Xc64.T @ Xc64
         sx = Xc64.sum(0)
         self.folds = []
+        mats, parts = [], []
         for train, test in folds:
-            f = _Fold()
-            train = np.asarray(train)
-            test = np.asarray(test)
+            train, test = np.asarray(train), np.asarray(test)
             Xte = Xc64[test]
-            f.n_tr, f.n_te = len(train), len(test)
-            f.complement = _is_complement(train, test, n)
-            if f.complement:
+            complement = _is_complement(train, test, n)
+            if complement:
                 Str = Sxx - Xte.T @ Xte
                 sx_tr = sx - Xte.sum(0)
             else:
                 Xtr = Xc64[train]
                 Str = Xtr.T @ Xtr
                 sx_tr = Xtr.sum(0)
-            m = sx_tr / f.n_tr if fit_intercept else np.zeros(p)
-            lam, V = np.linalg.eigh(Str - f.n_tr * np.outer(m, m))
+            m = sx_tr / len(train) if fit_intercept else np.zeros(p)
+            mats.append(Str - len(train) * np.outer(m, m))
+            parts.append((train, test, complement, m))
+        if refit:
+            mats.append(Sxx)
+        decomps = eigh_many(mats)
+        del mats
+        self.folds = []
+        for i, (train, test, complement, m) in enumerate(parts):
+            lam, V = decomps[i]
+            decomps[i] = None  # free as we go
+            f = _Fold()
+            f.n_tr, f.n_te = len(train), len(test)
+            f.complement = complement
             keep = keep_rank(lam, max(n, p), eps)
             lam, V = lam[keep], V[:, keep]
-            XVte = Xte @ V  # (n_te, r), uncentred
+            XVte = Xc64[test] @ V  # (n_te, r), uncentred
             Vm = V.T @ m
             P = XVte - Vm[None, :]
             f.rank = lam.size
-            f.test = be.index(test)
-            f.train = None if f.complement else be.index(train)
+            f.test = as_rows(test, be)
+            f.train = None if complement else as_rows(train, be)
             f.VT = be.asarray(np.ascontiguousarray(V.T))  # (r, p)
             f.XVteT = be.asarray(np.ascontiguousarray(XVte.T))  # (r, n_te)
-            if not f.complement:
+            if not complement:
                 f.XVtrT = be.asarray(np.ascontiguousarray((Xc64[train] @ V).T))
             f.Vm = be.asarray(Vm)
             prepare_alpha_path(f, P, lam, alphas, be)
             self.folds.append(f)
-        self.full = None
         if refit:
-            lam, V = np.linalg.eigh(Sxx)
+            lam, V = decomps[-1]
             keep = keep_rank(lam, max(n, p), eps)
             self.full_lam = lam[keep]
             self.full_V = be.asarray(np.ascontiguousarray(V[:, keep]))
             self.full_VT = be.asarray(np.ascontiguousarray(V[:, keep].T))
+        del decomps
+        # "partition" mode: the test sets tile the samples, so X^T Y is the sum of
+        # the folds' X_te^T Y_te, and both rotations cost p r instead of n_te r + p r.
+        covered = np.zeros(n, dtype=int)
+        for _, test in folds:
+            covered[np.asarray(test)] += 1
+        self.partition = bool(
+            self.folds and all(f.complement for f in self.folds) and (covered == 1).all()
+            and max(f.n_te for f in self.folds) > p
+        )
+        if self.partition:
+            for f, (_, test) in zip(self.folds, folds):
+                f.XteT = be.asarray(np.ascontiguousarray(Xc64[np.asarray(test)].T))  # (p, n_te)
         self.max_rank = max([f.rank for f in self.folds] + [0])
         self.max_rows = max([f.m_rows for f in self.folds] + [0])
         self.max_test = max([f.n_te for f in self.folds] + [0])
@@ -121,6 +151,10 @@ class PrimalPlan:
         b = self.backend.itemsize
         n, p, r = self.n_samples, self.n_features, self.max_rank
         per = b * (n + self.max_test + p + 7 * r + self.max_rows + 3 * n_alphas)
+        if self.partition:
+            per += b * p * (len(self.folds) + 1)
+        if any(getattr(f, "pf", False) for f in self.folds):
+            per += 8 * 4 * r  # float64 Z, Gh Z and two products of the partial fractions
         if coef:
             per += b * p + 8 * p
         return per + 8 * n_alphas * (n_folds + 6)
@@ -128,18 +162,30 @@ class PrimalPlan:
     # Y side ------------------------------------------------------------------
     def begin_batch(self, Yb):
         """Per-batch statistics shared by the folds. ``Yb`` is centred with the full mean."""
+        if self.partition:
+            S_te = [f.XteT @ Yb[f.test] for f in self.folds]
+            Sxy = S_te[0].copy() if self.backend.name == "numpy" else S_te[0].clone()
+            for S in S_te[1:]:
+                Sxy += S
+            return {"Sxy": Sxy, "sy": Yb.sum(0), "S_te": S_te}
         Sxy = self.XcT @ Yb  # (p, t_b)
         return {"Sxy": Sxy, "sy": Yb.sum(0)}
 
     def fold_stats(self, f, Yb, state):
         """(Z, B, Yte, m_y) for one fold and one batch."""
         Yte = Yb[f.test]
-        T = f.XVteT @ Yte  # V^T X_te^T Y_te, (r, t_b)
         sy_te = Yte.sum(0)
-        if f.complement:
+        if self.partition:
+            S_te = state["S_te"][self.folds.index(f)]
+            T = f.VT @ S_te  # V^T X_te^T Y_te, (r, t_b)
+            VS_tr = f.VT @ (state["Sxy"] - S_te)
+            sy_tr = state["sy"] - sy_te
+        elif f.complement:
+            T = f.XVteT @ Yte
             VS_tr = f.VT @ state["Sxy"] - T
             sy_tr = state["sy"] - sy_te
         else:
+            T = f.XVteT @ Yte
             Ytr = Yb[f.train]
             VS_tr = f.XVtrT @ Ytr
             sy_tr = Ytr.sum(0)
@@ -160,3 +206,8 @@ class PrimalPlan:
         D = 1.0 / (self.full_lam[:, None] + np.asarray(alphas_b, dtype=np.float64)[None, :])
         W = self.full_V @ (be.asarray(D) * Z)
         return W, None
+
+    def mean_prediction(self, W, C):
+        """``x_mean W`` (t_b,), float64: the intercept is ``y_mean`` minus it."""
+        be = self.backend
+        return be.to_numpy(be.asarray(self.x_mean) @ W).astype(np.float64)

@@ -9,7 +9,6 @@ batches sized from a memory budget; the refit uses every target's own alpha
 in one pass.
 """
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,12 +29,17 @@ from .._utils.validation import (
 )
 from ._alpha_path import score_alpha_path
 from ._dual import DualPlan
+from ._distributed import solve_distributed
 from ._primal import PrimalPlan
-from ._scores import SCORINGS, scores_from_moments
+from ._scores import SCORINGS
+from ._selection import saturation, select_alphas
 
 __all__ = ["RidgeCVResults", "solve_ridge_cv", "solve_ridge", "default_alphas"]
 
 _SELECTIONS = ("best", "1se", "shared")
+# On the CPU, batches larger than this are not faster (the products are
+# already large), only heavier: the budget is an upper bound, not a target.
+_CPU_MAX_BATCH = 8192
 
 
 @dataclass
@@ -149,54 +153,6 @@ def _check_inputs(X, Y, alphas, fit_intercept, scoring, solver, alpha_selection,
     return X, Y, alphas
 
 
-def _select(fold_scores, alphas, alpha_selection):
-    """Best alpha index per target (ties -> larger alpha, as himalaya)."""
-    mean = fold_scores.mean(0)
-    tie = 1e-10 * np.log(alphas)[:, None]
-    if alpha_selection == "shared":
-        return np.full(mean.shape[1], int(np.argmax(mean.mean(1) + tie[:, 0])))
-    best = np.argmax(mean + tie, axis=0)
-    if alpha_selection == "1se":
-        cols = np.arange(mean.shape[1])
-        std = fold_scores.std(0)
-        to_beat = mean[best, cols] - std[best, cols]
-        ok = mean >= to_beat[None, :]
-        # largest alpha index that beats the threshold (alphas sorted ascending)
-        order = np.argsort(alphas)
-        ok_sorted = ok[order]
-        last = ok_sorted.shape[0] - 1 - np.argmax(ok_sorted[::-1], axis=0)
-        best = order[last]
-    return best
-
-
-def _saturation(best_idx, cv_scores, alphas, constant, threshold, scoring):
-    A = len(alphas)
-    t = best_idx.size
-    lo_i, hi_i = int(np.argmin(alphas)), int(np.argmax(alphas))
-    best_score = cv_scores[best_idx, np.arange(t)]
-    if scoring == "neg_mse":  # predictive: best alpha beats the most regularized one
-        predictive = best_score > cv_scores[hi_i] + 1e-12 * np.abs(cv_scores[hi_i])
-    else:
-        predictive = best_score > 0
-    predictive &= ~constant
-    if A < 2:
-        edge_lo = edge_hi = np.zeros(t, dtype=bool)
-    else:
-        edge_lo, edge_hi = best_idx == lo_i, best_idx == hi_i
-    n_low = int((edge_lo & predictive).sum())
-    n_high = int((edge_hi & predictive & ~edge_lo).sum())
-    n_unpred = int(((edge_lo | edge_hi) & ~predictive).sum())
-    n_pred = int(predictive.sum())
-    if n_pred and (n_low + n_high) / n_pred > threshold:
-        warn(
-            f"Alpha-grid saturation: of {n_pred} predictive targets, {n_low} chose the "
-            f"smallest alpha ({alphas[lo_i]:.3g}) and {n_high} the largest "
-            f"({alphas[hi_i]:.3g}); {n_unpred} unpredictive targets also sit at an edge. "
-            "Extend `alphas` on the saturated side."
-        )
-    return n_low, n_high, n_unpred, (edge_lo | edge_hi) & predictive
-
-
 def _make_plan(X, folds, alphas, fit_intercept, solver, be, refit):
     n_tr = max(len(tr) for tr, _ in folds)
     if solver == "auto":
@@ -247,6 +203,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         Working precision of the large products (decompositions are always
         float64; scores are accumulated in float64).
     %(memory_budget)s
+        On the CPU a batch holds at most 8192 targets, which is as fast as
+        larger batches and lighter.
     saturation_threshold : float
         Warn when more than this fraction of predictive targets chose an
         alpha at the edge of the grid.
@@ -272,7 +230,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     t = Y.shape[1]
     folds = _resolve_folds(cv, groups, n)
     if client is not None:
-        return _solve_distributed(
+        return solve_distributed(
             client, X, Y, alphas, folds, fit_intercept=fit_intercept, scoring=scoring,
             solver=solver, alpha_selection=alpha_selection, refit=refit, backend=backend,
             device=device, dtype=dtype, memory_budget=memory_budget,
@@ -288,6 +246,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     fixed = plan.fixed_bytes()
     per_target = plan.bytes_per_target(A, k, need_coef)
     t_b = batch_size_from_budget(budget, fixed, per_target, t)
+    if not be.is_cuda:  # CPU products are at full speed well before this; keep memory low
+        t_b = min(t_b, _CPU_MAX_BATCH)
     logger.info(
         "solve_ridge_cv: %s form (n=%d, p=%d, t=%d, %d alphas, %d folds, max rank %d); "
         "%s backend on %s, %s; budget %s -> %d targets per batch",
@@ -305,35 +265,34 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     intercept = np.zeros(t) if refit else None
     two_pass = alpha_selection == "shared"
 
+    eps_w = np.finfo(be.dtype_name).eps
+
     def load(sl):
+        """Batch of targets on the backend, centred with the full mean; flags constants."""
         Yh = Y[:, sl]
-        c = np.ptp(Yh, axis=0) == 0
-        const[sl] = c
-        Yb = be.copy(Yh)
         if fit_intercept:
             mu = Yh.mean(0, dtype=np.float64)
-            mu[c] = Yh[0, c]
+            Yb = be.asarray(Yh) - be.asarray(mu)  # one pass: copy and centre
+            ss = be.to_numpy(be.sumsq(Yb)).astype(np.float64)
+            c = ss <= Yh.shape[0] * (4 * eps_w * np.abs(mu)) ** 2
             y_mean[sl] = mu
-            Yb -= be.asarray(mu)
-        if c.any():
-            Yb[:, be.index(np.flatnonzero(c))] = 0
+            if c.any():
+                Yb[:, be.index(np.flatnonzero(c))] = 0
+        else:
+            Yb = be.asarray(Yh)
+            if be.name == "numpy":
+                Yb = np.ascontiguousarray(Yb)
+            c = np.ptp(Yh, axis=0) == 0
+        const[sl] = c
         return Yb
 
     def do_refit(Yb, sl, state):
         W, C = plan.refit_batch(Yb, alphas[best_idx[sl]], state, return_weights=need_coef)
-        if W is not None:
-            W = be.to_numpy(W)
-            if coef is not None:
-                coef[:, sl] = W
-            if fit_intercept:
-                intercept[sl] = y_mean[sl] - plan.x_mean @ W.astype(np.float64)
+        intercept[sl] = y_mean[sl] - plan.mean_prediction(W, C) if fit_intercept else 0.0
+        if W is not None and coef is not None:
+            coef[:, sl] = be.to_numpy(W)
         if C is not None:
-            C = be.to_numpy(C)
-            dual_coef[:, sl] = C
-            if fit_intercept and W is None:
-                intercept[sl] = y_mean[sl] - be.to_numpy(plan.kx).astype(np.float64) @ C
-        if not fit_intercept:
-            intercept[sl] = 0.0
+            dual_coef[:, sl] = be.to_numpy(C)
 
     pos = 0
     bar = progress(total=t, desc=f"ridge CV ({plan.solver})")
@@ -352,7 +311,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
             if fold_scores is not None:
                 fold_scores[:, :, sl] = fs
             if not two_pass:
-                best_idx[sl] = _select(fs, alphas, alpha_selection)
+                best_idx[sl] = select_alphas(fs, alphas, alpha_selection)
                 if refit:
                     do_refit(Yb, sl, state)
             del Yb, state
@@ -367,12 +326,12 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         pos = sl.stop
     bar.close()
     if two_pass:
-        best_idx[:] = _select(cv_scores[None], alphas, "shared")
+        best_idx[:] = select_alphas(cv_scores[None], alphas, "shared")
         if refit:
             for start in range(0, t, t_b):
                 sl = slice(start, min(start + t_b, t))
                 do_refit(load(sl), sl, None)
-    n_low, n_high, n_unpred, saturated = _saturation(
+    n_low, n_high, n_unpred, saturated = saturation(
         best_idx, cv_scores, alphas, const, saturation_threshold, scoring)
     if const.any():
         warn(f"{int(const.sum())} constant targets (zero variance): their scores are 0 and "
@@ -386,60 +345,6 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         n_folds=k, batch_size=t_b,
         info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name,
               "memory_budget": budget, "max_rank": plan.max_rank},
-    )
-
-
-def _solve_chunk(X, Y, alphas, folds, kwargs):
-    """Worker-side fit of one chunk of targets (no warnings: they are summed centrally)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return solve_ridge_cv(X, Y, alphas, folds, saturation_threshold=1.0,
-                              return_fold_scores=True, **kwargs)
-
-
-def _solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
-                       return_fold_scores, alpha_selection, **kwargs):
-    if alpha_selection == "shared":
-        _raise("alpha_selection", "'best' or '1se' with a dask `client`", "'shared'",
-               "Run without `client` to share one alpha across targets.")
-    t = Y.shape[1]
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    n_chunks = min(t, n_workers)
-    bounds = np.linspace(0, t, n_chunks + 1).astype(int)
-    X_future = client.scatter(X, broadcast=True)
-    kwargs["alpha_selection"] = alpha_selection
-    futures = [
-        client.submit(_solve_chunk, X_future, np.ascontiguousarray(Y[:, a:b]), alphas, folds,
-                      kwargs, pure=False)
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
-    parts = client.gather(futures)
-    logger.info("solve_ridge_cv: %d target chunks on %d dask workers", n_chunks, n_workers)
-
-    def cat(name, axis=-1):
-        vals = [getattr(r, name) for r in parts]
-        return None if vals[0] is None else np.concatenate(vals, axis=axis)
-
-    first = parts[0]
-    best_idx = cat("best_alpha_index")
-    cv_scores = cat("cv_scores")
-    const = cat("constant_targets")
-    n_low, n_high, n_unpred, saturated = _saturation(
-        best_idx, cv_scores, alphas, const, saturation_threshold, first.scoring)
-    if const.any():
-        warn(f"{int(const.sum())} constant targets (zero variance): their scores are 0 and "
-             "their weights 0.")
-    return RidgeCVResults(
-        alphas=alphas, best_alphas=alphas[best_idx], best_alpha_index=best_idx,
-        cv_scores=cv_scores, fold_scores=cat("fold_scores") if return_fold_scores else None,
-        coef=cat("coef"), dual_coef=cat("dual_coef"), intercept=cat("intercept"),
-        x_mean=first.x_mean, y_mean=cat("y_mean"), solver=first.solver,
-        scoring=first.scoring, n_saturated_low=n_low, n_saturated_high=n_high,
-        n_unpredictive_saturated=n_unpred, saturated=saturated, constant_targets=const,
-        n_folds=first.n_folds, batch_size=min(r.batch_size for r in parts),
-        info=dict(first.info, n_chunks=n_chunks),
     )
 
 
@@ -502,16 +407,9 @@ def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="nump
         if fit_intercept:
             Yb -= be.asarray(mu)
         W, C = plan.refit_batch(Yb, alpha[sl], None, return_weights=not dual)
-        if dual:
-            C = be.to_numpy(C)
-            out[:, sl] = C
-            if fit_intercept:
-                intercept[sl] = mu - be.to_numpy(plan.kx).astype(np.float64) @ C
-        else:
-            W = be.to_numpy(W)
-            out[:, sl] = W
-            if fit_intercept:
-                intercept[sl] = mu - plan.x_mean @ W.astype(np.float64)
+        out[:, sl] = be.to_numpy(C if dual else W)
+        if fit_intercept:
+            intercept[sl] = mu - plan.mean_prediction(W, C)
     if one_d:
         return out[:, 0], float(intercept[0])
     return out, intercept

@@ -203,7 +203,7 @@ class VoxelwiseEncoder(BaseEstimator):
         if unseen:
             extra = self._compute_spaces(stimuli, set(unseen))
             for name in spaces:
-                spaces[name] = FeatureSpace.concat_stimuli([spaces[name], extra[name]])
+                spaces[name] = spaces[name].append_stimuli(extra[name])
         blocks = self._design(ids, spaces)
         X = blocks[0] if len(blocks) == 1 else blocks
         return np.asarray(self.estimator_.predict(X))

@@ -44,9 +44,9 @@ def plot_roi_scores(scores, score="r", ceiling="noise_ceiling_r", roi="roi", ax=
     if ceiling is not None and ceiling in scores.columns:
         for pos, r in zip(positions, rois):
             nc = scores.loc[scores[roi].astype(str) == r, ceiling].median()
-            ax.hlines(nc, pos - 0.4, pos + 0.4, colors="k", linestyles="--", linewidth=1.2,
-                      label="median noise ceiling" if pos == 0 else None)
-        ax.legend(loc="upper right", frameon=False, fontsize=8)
+            ax.hlines(nc, pos - 0.4, pos + 0.4, colors="k", linestyles="--", linewidth=1.2)
+        ax.text(1.0, 1.01, "dashed: median noise ceiling", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="0.3")
     ax.axhline(0, color="0.7", linewidth=0.8)
     ax.set_xticks(positions)
     ax.set_xticklabels(rois, rotation=30, ha="right")

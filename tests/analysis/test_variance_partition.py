@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
-from neurotoolkit.analysis._variance_partition import partition_from_r2, variance_partition
+from neurotoolkit.analysis import partition_from_r2, variance_partition
 
 
 def _spaces(rng, n=240, shared_signal=False):
@@ -134,8 +134,9 @@ def test_runs_give_groups_and_run_folds(rng):
     assert sorted(map(tuple, seen)) == sorted([(1, 2)] * 3 + [(0, 2)] * 3 + [(0, 1)] * 3)
 
 
+@pytest.mark.filterwarnings("ignore:Alpha-grid saturation")  # high SNR, p << n: OLS-like
 def test_banded_joint_estimator(rng):
-    from neurotoolkit.encoding._banded import BandedRidgeCV
+    from neurotoolkit.encoding import BandedRidgeCV
 
     A, B, _ = _spaces(rng, n=90)
     Y = A @ rng.standard_normal((6, 4)) + 0.5 * rng.standard_normal((90, 4))
@@ -151,7 +152,7 @@ def test_banded_joint_estimator(rng):
     "kwargs, exc, match",
     [
         (dict(X_spaces={"A": np.zeros((9, 2))}), ValueError, "expected at least 2 feature spaces"),
-        (dict(X_spaces={"A+": np.zeros((9, 2)), "B": np.zeros((9, 2))}), ValueError, "without '\\+'"),
+        (dict(X_spaces={"A+": np.ones((9, 2)), "B": np.ones((9, 2))}), ValueError, "without"),
         (dict(train=np.arange(5)), ValueError, "Invalid value for `train`: expected both"),
         (dict(train=np.arange(5), test=[20]), ValueError, "Invalid value for `test`"),
         (dict(estimator="ridge"), TypeError, "Invalid value for `estimator`"),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from neurotoolkit.encoding._delayer import Delayer
+from neurotoolkit.encoding import Delayer
 
 
 def _reference_delay(X, delays, runs):
@@ -67,7 +67,7 @@ def test_reshape_by_delays_roundtrip(rng):
     np.testing.assert_allclose(pred, per_delay)
     np.testing.assert_array_equal(delayer.reshape_by_delays(flat), coef)
     assert delayer.reshape_by_delays(flat[:, 0]).shape == (3, 7)
-    with pytest.raises(ValueError, match="Invalid value for `coef`: expected an array with 21 rows"):
+    with pytest.raises(ValueError, match="Invalid value for `coef`: expected an array with 21"):
         delayer.reshape_by_delays(flat[:20])
 
 

@@ -309,3 +309,76 @@ def test_dask_client_gives_same_results(rng):
     np.testing.assert_allclose(res.fold_scores, ref.fold_scores, atol=1e-12)
     np.testing.assert_allclose(res.coef, ref.coef, atol=1e-12)
     np.testing.assert_allclose(res.intercept, ref.intercept, atol=1e-12)
+
+
+@pytest.mark.parametrize("spectrum", ["distinct", "near_ties", "all_equal"])
+def test_partial_fractions_match_direct_on_hard_spectra(rng, monkeypatch, spectrum):
+    """The partial-fraction alpha path equals the direct one, even with (near-)tied eigenvalues."""
+    from neurotoolkit._utils.backend import get_backend
+
+    be = get_backend("numpy", dtype="float64")
+    r, n_te, t = 12, 19, 7
+    lam = np.sort(rng.uniform(1, 100, r))
+    if spectrum == "near_ties":
+        lam[3] = lam[2] * (1 + 1e-13)
+        lam[4] = lam[2]
+        lam[8] = lam[7] * (1 + 1e-6)
+    elif spectrum == "all_equal":
+        lam[:] = 7.0
+    P = rng.standard_normal((n_te, r))
+    Z = rng.standard_normal((r, t))
+    Yte = rng.standard_normal((n_te, t))
+    B = P.T @ Yte
+    alphas = np.logspace(-3, 6, 8)
+    out = {}
+    for mode in ("never", "always"):
+        monkeypatch.setattr(_alpha_path, "PF_MODE", mode)
+
+        class F:
+            pass
+
+        f = F()
+        f.n_te = n_te
+        _alpha_path.prepare_alpha_path(f, P, lam, alphas, be)
+        out[mode] = _alpha_path.score_alpha_path(f, Z, B.copy(), Yte, None, alphas, "neg_mse", be)
+    assert f.pf
+    if spectrum == "near_ties":
+        # 2, 3, 4 tie; 7, 8 differ by 1e-6 relative, under tau * (lam_max + alpha_max)
+        assert [len(g[0]) for g in f.groups] == [3, 2]
+    np.testing.assert_allclose(out["always"], out["never"], rtol=1e-9)
+    explicit = np.array([-((Yte - P @ (Z / (lam + a)[:, None])) ** 2).mean(0) for a in alphas])
+    np.testing.assert_allclose(out["always"], explicit, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_partition_mode_matches_brute_force(rng, fit_intercept):
+    """Test folds larger than p: X^T Y is summed from the folds' statistics."""
+    X, Y = _problem(rng, n=53, p=4, t=9)
+    alphas = np.logspace(-2, 3, 6)
+    folds = make_cv(4, n_samples=53)
+    res = solve_ridge_cv(X, Y, alphas, folds, dtype="float64", return_fold_scores=True,
+                         fit_intercept=fit_intercept)
+    ref = _brute_fold_scores(X, Y, alphas, folds, "r2", fit_intercept)
+    np.testing.assert_allclose(res.fold_scores, ref, atol=1e-8)
+    W, b = solve_ridge(X, Y, res.best_alphas, dtype="float64", fit_intercept=fit_intercept)
+    np.testing.assert_allclose(res.coef, W, rtol=1e-8)
+
+
+def test_out_of_memory_halves_the_batch(rng, monkeypatch):
+    from neurotoolkit.encoding._primal import PrimalPlan
+
+    X, Y = _problem(rng, n=40, p=6, t=21)
+    alphas = np.logspace(-1, 3, 5)
+    ref = solve_ridge_cv(X, Y, alphas, 4, dtype="float64")
+    original = PrimalPlan.begin_batch
+
+    def flaky(self, Yb):
+        if Yb.shape[1] > 5:
+            raise MemoryError("simulated")
+        return original(self, Yb)
+
+    monkeypatch.setattr(PrimalPlan, "begin_batch", flaky)
+    res = solve_ridge_cv(X, Y, alphas, 4, dtype="float64")
+    assert res.batch_size <= 5
+    np.testing.assert_allclose(res.cv_scores, ref.cv_scores, atol=1e-12)
+    np.testing.assert_allclose(res.coef, ref.coef, atol=1e-12)

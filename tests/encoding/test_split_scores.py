@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neurotoolkit.encoding._split_scores import correlation_score_split, r2_score_split
+from neurotoolkit.encoding import correlation_score_split, r2_score_split
 
 
 def _data(rng, m=3, n=37, t=13):

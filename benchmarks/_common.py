@@ -22,6 +22,8 @@ def parse_args(description, quick_help="smaller problem for a smoke run"):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-alphas", type=int, default=10,
+                        help="grid size (issue: 10 log-spaced values over 5 decades)")
     return parser.parse_args()
 
 
@@ -118,13 +120,16 @@ def kfold(n_samples, k=5):
 def ridge_cv_flops(n, p, t, n_alphas, k, refit=True):
     """Floating-point operations of neurotoolkit's primal CV path (dominant terms).
 
-    X^T Y once (2 n p t); per fold V^T X_te^T Y_te (2 n_te r t), V^T S (2 p r t),
-    the partial-fraction product (2 r^2 t, float64) and the (A, r) x (r, t)
-    score products (~8 A r t); refit 4 p r t. r = p (full rank), n_te = n / k.
+    X^T Y once (2 n p t, summed from the folds' X_te^T Y_te); per fold the two
+    rotations V^T S (4 p r t when the test folds are larger than p, else
+    2 n_te r t + 2 p r t), the partial-fraction product (2 r^2 t, float64) and
+    the (A, r) x (r, t) score products (~8 A r t); refit 4 p r t.
+    r = min(p, n_tr) (full rank), n_te = n / k.
     """
     r = min(p, n - n // k)
     n_te = n // k
-    fold = 2 * n_te * r * t + 2 * p * r * t + 2 * r * r * t + 8 * n_alphas * r * t
+    rot = 4 * p * r * t if n_te > p else 2 * n_te * r * t + 2 * p * r * t
+    fold = rot + 2 * r * r * t + 8 * n_alphas * r * t
     total = 2 * n * p * t + k * fold
     if refit:
         total += 4 * p * r * t

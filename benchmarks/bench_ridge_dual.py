@@ -4,7 +4,7 @@ n_samples 2000, n_features 20000, n_targets 5000, 10 alphas logspace(0, 5)
 times n_features (the kernel scale), 5 contiguous folds, float32, linear
 kernel, R^2 scoring and intercept for both. Held-out test set of 500 samples.
 
-    python benchmarks/bench_ridge_dual.py [--quick]
+    python benchmarks/bench_ridge_dual.py [--quick] [--n-alphas 25]
 """
 
 import warnings
@@ -18,7 +18,7 @@ from neurotoolkit.encoding import score_r2, solve_ridge_cv
 def main():
     args = parse_args(__doc__)
     n, p, t = (2000, 20000, 500) if args.quick else (2000, 20000, 5000)
-    alphas = np.logspace(0, 5, 10) * p / 100
+    alphas = np.logspace(0, 5, args.n_alphas) * p / 100
     X, Y, Xt, Yt = make_problem(n, p, t, n_test=500, seed=args.seed)
     folds = kfold(n, 5)
     print(f"dual ridge CV: n={n} p={p} t={t}, {len(alphas)} alphas, 5 folds, float32")

@@ -4,7 +4,7 @@ n_samples 5000, n_features 512, n_targets 20000, 10 alphas logspace(0, 5),
 5 contiguous folds, float32, numpy backend, same splits and alphas, R^2
 scoring and intercept for both. Held-out test set of 1000 samples.
 
-    python benchmarks/bench_ridge_primal.py [--quick]
+    python benchmarks/bench_ridge_primal.py [--quick] [--n-alphas 25]
 """
 
 import warnings
@@ -18,7 +18,7 @@ from neurotoolkit.encoding import score_r2, solve_ridge_cv
 def main():
     args = parse_args(__doc__)
     n, p, t = (5000, 512, 2000) if args.quick else (5000, 512, 20000)
-    alphas = np.logspace(0, 5, 10)
+    alphas = np.logspace(0, 5, args.n_alphas)
     X, Y, Xt, Yt = make_problem(n, p, t, n_test=1000, seed=args.seed)
     folds = kfold(n, 5)
     print(f"primal ridge CV: n={n} p={p} t={t}, {len(alphas)} alphas, 5 folds, float32")

@@ -40,6 +40,9 @@ _SELECTIONS = ("best", "1se", "shared")
 # On the CPU, batches larger than this are not faster (the products are
 # already large), only heavier: the budget is an upper bound, not a target.
 _CPU_MAX_BATCH = 8192
+# old private names, still imported by _banded.py: use _selection.saturation
+_saturation = saturation
+_select = select_alphas
 
 
 @dataclass
@@ -212,7 +215,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         Also return the (n_folds, n_alphas, n_targets) scores.
     return_weights : "auto" | bool
         Form the primal weights (p, t). "auto": always in the primal form;
-        in the dual form only when ``p * t`` fits in the memory budget.
+        in the dual form only when ``p * t`` values fit in half the memory budget.
     client : dask.distributed.Client | None
         Run the same fit over target chunks on the cluster (X is scattered
         once). Results are the same as the single-process fit.

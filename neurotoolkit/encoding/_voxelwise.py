@@ -113,6 +113,16 @@ class VoxelwiseEncoder(BaseEstimator):
                 )
         return spaces
 
+    def _spaces_for(self, ids, stimuli):
+        """Fitted feature spaces, extended with features of ids not seen in fit."""
+        spaces = dict(self.feature_spaces_)
+        unseen = [str(i) for i in ids if any(str(i) not in fs for fs in spaces.values())]
+        if unseen:
+            extra = self._compute_spaces(stimuli, set(unseen))
+            for name in spaces:
+                spaces[name] = spaces[name].append_stimuli(extra[name])
+        return spaces
+
     def _design(self, ids, spaces):
         blocks = []
         for name in self.space_names_:
@@ -198,13 +208,7 @@ class VoxelwiseEncoder(BaseEstimator):
         """
         check_is_fitted(self, "estimator_")
         ids = [str(i) for i in stimulus_ids]
-        spaces = dict(self.feature_spaces_)
-        unseen = [i for i in ids if any(i not in fs for fs in spaces.values())]
-        if unseen:
-            extra = self._compute_spaces(stimuli, set(unseen))
-            for name in spaces:
-                spaces[name] = spaces[name].append_stimuli(extra[name])
-        blocks = self._design(ids, spaces)
+        blocks = self._design(ids, self._spaces_for(ids, stimuli))
         X = blocks[0] if len(blocks) == 1 else blocks
         return np.asarray(self.estimator_.predict(X))
 
@@ -230,7 +234,9 @@ class VoxelwiseEncoder(BaseEstimator):
             One row per unit: ``roi`` (and the other unit columns), ``r``
             (Pearson), ``r2``, ``noise_ceiling`` (variance fraction),
             ``noise_ceiling_r`` (its square root), ``normalized`` (Algonauts
-            2023: 100 r^2 / NC, capped at 100) and ``best_alpha``.
+            2023: 100 r^2 / NC, capped at 100), ``best_alpha`` and, with several
+            feature spaces, ``r2_<space>``: each space's share of the held-out
+            R^2 (product measure; they sum to the joint R^2).
         """
         check_is_fitted(self, "estimator_")
         check_type("recording", recording, Recording)
@@ -251,6 +257,11 @@ class VoxelwiseEncoder(BaseEstimator):
             table["normalized"] = noise_normalized(table["r"].to_numpy(), nc, kind="r")
         else:
             logger.info("No repeats in the test recording: noise ceiling not estimated.")
+        if len(self.space_names_) > 1 and hasattr(self.estimator_, "score_split"):
+            blocks = self._design(list(avg.stimulus_ids), self._spaces_for(avg.stimulus_ids, stimuli))
+            split = self.estimator_.score_split(blocks, avg.responses)
+            for name, values in zip(self.space_names_, split):
+                table[f"r2_{name}"] = values
         alphas = getattr(self.estimator_, "best_alphas_", None)
         if alphas is not None and np.ndim(alphas) == 1:
             table["best_alpha"] = alphas

@@ -73,3 +73,17 @@ def test_missing_optional_dependency_names_the_extra():
 
     with pytest.raises(ImportError, match=r"pip install"):
         require("surely_not_a_module_xyz")
+
+
+def test_readme_snippet_runs():
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    readme = (PKG.parent / "README.md").read_text()
+    block = re.search(r"## Ten lines\s+```python\n(.*?)```", readme, re.S).group(1)
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    scores = namespace["scores"]
+    assert scores.groupby("roi")["r"].mean()["V1"] > 0.5

@@ -164,8 +164,9 @@ class Recording:
 
     def __repr__(self):
         n_stim = len(set(self.stimulus_ids) - {""})
+        rows = "time points" if self.meta.get("mode") == "timeseries" else "trials"
         return (
-            f"<Recording {self.subject} ({self.modality}): {self.n_trials} trials of "
+            f"<Recording {self.subject} ({self.modality}): {self.n_trials} {rows} with "
             f"{n_stim} stimuli x {self.n_units} units in {len(self.rois)} ROI(s) {self.rois[:6]}>"
         )
 

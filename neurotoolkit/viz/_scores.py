@@ -45,7 +45,7 @@ def plot_roi_scores(scores, score="r", ceiling="noise_ceiling_r", roi="roi", ax=
         for pos, r in zip(positions, rois):
             nc = scores.loc[scores[roi].astype(str) == r, ceiling].median()
             ax.hlines(nc, pos - 0.4, pos + 0.4, colors="k", linestyles="--", linewidth=1.2)
-        ax.text(1.0, 1.01, "dashed: median noise ceiling", transform=ax.transAxes,
+        ax.text(0.99, 0.02, "dashed: median noise ceiling", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=7, color="0.3")
     ax.axhline(0, color="0.7", linewidth=0.8)
     ax.set_xticks(positions)

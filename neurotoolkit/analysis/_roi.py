@@ -1,6 +1,5 @@
 """Summaries of per-unit results by ROI."""
 
-import numpy as np
 import pandas as pd
 
 from .._utils.validation import check_type
@@ -38,7 +37,9 @@ def roi_summary(scores, by="roi", columns=None, quantiles=(0.5, 0.9)):
             f"{list(scores.columns)}."
         )
     if columns is None:
-        columns = [c for c in scores.columns if c not in keys and np.issubdtype(scores[c].dtype, np.number)]
+        columns = [c for c in scores.columns
+                   if c not in keys and pd.api.types.is_numeric_dtype(scores[c])
+                   and not pd.api.types.is_bool_dtype(scores[c])]
     grouped = scores.groupby(keys, sort=True, observed=True)
     out = grouped.size().rename("n_units").to_frame()
     for col in columns:

@@ -75,7 +75,7 @@ class VoxelwiseEncoder(BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------- design
-    def _compute_spaces(self, stimuli, needed_ids):
+    def _compute_spaces(self, stimuli, needed_ids, all_stimuli=False):
         features = self.features
         if features is None:
             raise ValueError(
@@ -94,7 +94,9 @@ class VoxelwiseEncoder(BaseEstimator):
                         f"Feature space {name!r} is a transformer ({type(feat).__name__}); pass the "
                         "StimulusSet to fit(recording, stimuli) so it can compute features."
                     )
-                ids = [i for i in stimuli.ids if i in needed_ids]
+                # every stimulus of the set (held-out ones too, so evaluate() needs no
+                # second pass), unless only a few new ids are asked for
+                ids = [i for i in stimuli.ids if all_stimuli or i in needed_ids]
                 missing = sorted(set(needed_ids) - set(ids))
                 if missing:
                     raise KeyError(
@@ -157,7 +159,7 @@ class VoxelwiseEncoder(BaseEstimator):
         if not keep.all():
             rec = rec.select_trials(keep)
         ids = list(rec.stimulus_ids)
-        spaces = self._compute_spaces(stimuli, set(ids))
+        spaces = self._compute_spaces(stimuli, set(ids), all_stimuli=True)
         self.space_names_ = list(spaces)
         self.feature_spaces_ = spaces
         self.feature_mean_, self.feature_scale_ = {}, {}

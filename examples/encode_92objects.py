@@ -14,7 +14,6 @@ failing that, downloads the set with neurotoolkit.data.fetch_92objects().
 import argparse
 from pathlib import Path
 
-import numpy as np
 
 import neurotoolkit as nt
 

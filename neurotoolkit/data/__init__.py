@@ -40,7 +40,8 @@ __all__ += [
 ]
 
 from ._fetchers import fetch_92objects, fetch_eeglab_sample, fetch_haxby, get_data_home
-from ._fmri import estimate_betas, load_bids_events, load_fmri, save_brain_map
+from ._fmri import load_bids_events, load_fmri, save_brain_map
+from ._glm import estimate_betas
 from ._nsd import load_nsd_betas
 
 __all__ += [

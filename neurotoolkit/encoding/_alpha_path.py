@@ -51,12 +51,58 @@ def eigh(a):
     return np.linalg.eigh(a)
 
 
-def eigh_many(mats):
+# float32 decompositions are accepted only when (lam_max + alpha) / (lam_min + alpha)
+# stays below this at the smallest alpha: their backward error (~eps32 ||K||)
+# then moves the regularized inverse by at most ~ EIGH32_MAX_COND * eps32.
+EIGH32_MAX_COND = 50.0
+# counters, read by the tests: decompositions run in float32 and float64
+EIGH_CALLS = {"float32": 0, "float64": 0}
+
+
+def _eigh32(a, shift):
+    """float32 eigendecomposition (LAPACK syevd) of a float64 matrix, returned in
+    float64; None when the regularized matrix is too ill-conditioned for it."""
+    import scipy.linalg
+
+    try:
+        lam, U = scipy.linalg.eigh(a.astype(np.float32), driver="evd", overwrite_a=True,
+                                   check_finite=False)
+    except np.linalg.LinAlgError:  # pragma: no cover - did not converge
+        return None
+    lam = lam.astype(np.float64)
+    top = float(np.abs(lam).max()) if lam.size else 0.0
+    bottom = max(float(lam.min()), 0.0) if lam.size else 0.0
+    if not (np.isfinite(top) and np.isfinite(U).all()):
+        return None
+    # a float32 eigenvalue is known to about eps32 * top: count that in the bottom
+    bottom = max(bottom - 8 * np.finfo(np.float32).eps * top * a.shape[0] ** 0.5, 0.0)
+    if not shift > 0 or (top + shift) > EIGH32_MAX_COND * (bottom + shift):
+        return None
+    EIGH_CALLS["float32"] += 1
+    return lam, U.astype(np.float64)
+
+
+def _eigh_checked(a, shift=None):
+    if shift is not None:
+        res = _eigh32(a, shift)
+        if res is not None:
+            return res
+    EIGH_CALLS["float64"] += 1
+    return np.linalg.eigh(a)
+
+
+def eigh_many(mats, shift=None):
     """:func:`eigh` of several matrices, run concurrently on the CPU cores.
 
     Each decomposition uses one BLAS thread (see :func:`eigh`), so folds
     are decomposed side by side instead (LAPACK releases the GIL).
     Matrices larger than 4096 are done one after another with all threads.
+
+    ``shift`` (the smallest alpha), when given, allows a float32
+    decomposition (about 2x faster) for every matrix ``M`` whose
+    ``M + shift I`` is well conditioned (``EIGH32_MAX_COND``); the others
+    are decomposed in float64. Use it only when the products that follow
+    are in float32 anyway.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -73,11 +119,12 @@ def eigh_many(mats):
     if small:
         with threadpool_limits(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=max(1, min(n_cpu, len(small)))) as pool:
-                for i, res in zip(small, pool.map(np.linalg.eigh, [mats[i] for i in small])):
-                    out[i] = res
+                res = pool.map(lambda m: _eigh_checked(m, shift), [mats[i] for i in small])
+                for i, r in zip(small, res):
+                    out[i] = r
     for i, m in enumerate(mats):
         if out[i] is None:
-            out[i] = np.linalg.eigh(m)
+            out[i] = _eigh_checked(m, shift)
     return out
 
 

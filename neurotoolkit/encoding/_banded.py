@@ -206,7 +206,9 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         -------
         self : BandedRidgeCV
         """
-        from ._solve_ridge import solve_ridge_cv
+        from neurotoolkit._utils.backend import get_backend
+
+        from ._solve_ridge import GroupScaledStats, _resolve_folds, solve_ridge_cv
 
         X_all, Y, names, slices = self._check_X(X, reset=True, y=Y)
         ravel = Y.ndim == 1
@@ -227,6 +229,10 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool) and cv > len(Y):
             cv = len(Y)  # tiny data: leave-one-out rather than an error (as RidgeCV)
         splits = _resolve_cv(cv, groups, len(Y))
+        # X^T X (per fold) or the per-space kernels, computed once for every gamma
+        splits = _resolve_folds(splits, None, len(Y))
+        be = get_backend(self.backend, device=self.device, dtype=self.dtype)
+        x_stats = GroupScaledStats(X_all, splits, slices, self.fit_intercept, self.solver, be)
 
         cv_kwargs = dict(
             fit_intercept=self.fit_intercept,
@@ -255,8 +261,8 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             with warnings.catch_warnings():
                 if it > 0:  # input warnings (constant targets...) were given on the first call
                     warnings.simplefilter("ignore")
-                res = solve_ridge_cv(_scale(X_all, slices, gammas[it]), Y, alphas, splits,
-                                     **cv_kwargs)
+                res = solve_ridge_cv(X_all, Y, alphas, splits, **cv_kwargs,
+                                     _x_stats=x_stats.with_gamma(gammas[it]))
             score = _score_at_best(res)
             cv_scores.append(score)
             n_done = it + 1
@@ -290,7 +296,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.deltas_ = np.log(self.best_gammas_) - np.log(best_alphas)[None]
         self.space_names_ = names
         self.space_slices_ = slices
-        self.coef_, self.intercept_ = self._refit(X_all, Y, best_iter)
+        self.coef_, self.intercept_ = self._refit(X_all, Y, best_iter, x_stats)
         self.saturated_ = self._check_saturation(best_index, best_table, alphas, constant)
         if ravel:
             self.coef_ = self.coef_[:, 0]
@@ -302,8 +308,9 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self.cv_scores_ = self.cv_scores_[:, 0]
         return self
 
-    def _refit(self, X_all, Y, best_iter):
-        """One ridge solve per distinct chosen gamma, with per-target alphas."""
+    def _refit(self, X_all, Y, best_iter, x_stats):
+        """One ridge solve per distinct chosen gamma, with per-target alphas (the
+        statistics of ``X_all`` in ``x_stats`` are reused: no kernel or Gram is recomputed)."""
         from ._solve_ridge import solve_ridge
 
         coef = np.zeros((X_all.shape[1], Y.shape[1]), dtype=np.dtype(self.dtype))
@@ -312,7 +319,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             cols = np.flatnonzero(best_iter == it)
             scale = _column_scale(self.space_slices_, self.gammas_[it], X_all.shape[1])
             w, b = solve_ridge(
-                X_all * scale.astype(X_all.dtype),
+                X_all,
                 Y[:, cols],
                 self.best_alphas_[cols],
                 fit_intercept=self.fit_intercept,
@@ -320,6 +327,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 device=self.device,
                 dtype=self.dtype,
                 memory_budget=self.memory_budget,
+                _x_stats=x_stats.with_gamma(self.gammas_[it]),
             )
             coef[:, cols] = np.asarray(w) * scale[:, None]
             intercept[cols] = np.asarray(b)
@@ -327,11 +335,11 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def _check_saturation(self, best_index, table, alphas, constant):
         """Warn when predictive targets chose alpha at an edge of the grid."""
-        from ._solve_ridge import _saturation
+        from ._selection import saturation
 
         threshold = 1.0 if self.saturation_threshold is None else self.saturation_threshold
         check_fraction("saturation_threshold", threshold)
-        *_, saturated = _saturation(best_index, table, alphas, constant, threshold, self.scoring)
+        *_, saturated = saturation(best_index, table, alphas, constant, threshold, self.scoring)
         return saturated
 
     # -------------------------------------------------------------- predict
@@ -575,10 +583,6 @@ def _column_scale(slices, gamma, n_features):
     for s, g in zip(slices, gamma):
         scale[s] = np.sqrt(g)
     return scale
-
-
-def _scale(X_all, slices, gamma):
-    return X_all * _column_scale(slices, gamma, X_all.shape[1]).astype(X_all.dtype)
 
 
 def _score_at_best(res):

@@ -15,7 +15,7 @@ import numpy as np
 from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
 from ._primal import _Fold, _is_complement, as_rows
 
-__all__ = ["DualPlan"]
+__all__ = ["DualPlan", "DualStats"]
 
 
 def _centre_kernels(K, train, test, fit_intercept):
@@ -29,31 +29,77 @@ def _centre_kernels(K, train, test, fit_intercept):
     return Ktr, Kte
 
 
+def _kernel(X, x_mean, fit_intercept, be):
+    """``Xc Xc^T`` (n, n) float64, accumulated over feature chunks centred on the fly."""
+    n, p = X.shape
+    Xb = be.asarray(X)
+    K = np.zeros((n, n))
+    step = max(1, 2**25 // (n * be.itemsize))
+    for a in range(0, p, step):
+        Xc = Xb[:, a:a + step]
+        if fit_intercept:
+            Xc = Xc - be.asarray(x_mean[a:a + step])[None, :]
+        K += be.to_numpy(be.cast(Xc @ Xc.T, "float64"))
+        del Xc
+    return 0.5 * (K + K.T)
+
+
+class DualStats:
+    """Kernels of a dual problem that do not depend on the feature-space weights.
+
+    One centred linear kernel ``K_i = Xc_i Xc_i^T`` (n, n) float64 per group
+    of columns ``slices`` (one group when None). For columns of group ``i``
+    scaled by ``sqrt(gamma_i)``, the kernel is ``sum_i gamma_i K_i``, so
+    banded ridge computes the kernels once for all its gammas.
+    """
+
+    def __init__(self, X, fit_intercept, be, slices=None):
+        p = X.shape[1]
+        self.x_mean = X.mean(0, dtype=np.float64) if fit_intercept else np.zeros(p)
+        self.slices = [slice(0, p)] if slices is None else list(slices)
+        self.kernels = [_kernel(X[:, s], self.x_mean[s], fit_intercept, be)
+                        for s in self.slices]
+
+    def kernel(self, gamma=None):
+        if gamma is None:
+            return self.kernels[0] if len(self.kernels) == 1 else sum(self.kernels)
+        out = gamma[0] * self.kernels[0]
+        for g, K in zip(gamma[1:], self.kernels[1:]):
+            out += g * K
+        return out
+
+
 class DualPlan:
-    """X-side state of a dual cross-validated ridge problem (see module doc)."""
+    """X-side state of a dual cross-validated ridge problem (see module doc).
+
+    ``stats`` (a :class:`DualStats` of ``X``) and ``gamma`` (one weight per
+    group of its ``slices``) give the plan of ``X`` with the columns of group
+    ``i`` scaled by ``sqrt(gamma_i)`` without recomputing kernels.
+    """
 
     solver = "dual"
 
-    def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True):
+    def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
+                 gamma=None):
         be = backend
         self.backend = be
         self.fit_intercept = fit_intercept
         n, p = X.shape
         self.n_samples, self.n_features = n, p
-        self.x_mean = X.mean(0, dtype=np.float64) if fit_intercept else np.zeros(p)
-        # X is kept as given (no centred copy of a wide design): the kernel is
-        # accumulated over feature chunks, each centred on the fly.
+        if stats is None:
+            stats = DualStats(X, fit_intercept, be)
+        K = stats.kernel(gamma)
+        self.x_mean = stats.x_mean
+        if gamma is not None:
+            scale = np.empty(p)
+            for s, g in zip(stats.slices, gamma):
+                scale[s] = np.sqrt(g)
+            self.x_mean = self.x_mean * scale
+            # X is only needed by the refit (weights and intercepts)
+            X = X * scale.astype(X.dtype) if refit else X
+        # X is kept as given (no centred copy of a wide design)
         Xb = be.asarray(X)
         self.X = Xb
-        K = np.zeros((n, n))
-        step = max(1, 2**25 // (n * be.itemsize))
-        for a in range(0, p, step):
-            Xc = Xb[:, a:a + step]
-            if fit_intercept:
-                Xc = Xc - be.asarray(self.x_mean[a:a + step])[None, :]
-            K += be.to_numpy(be.cast(Xc @ Xc.T, "float64"))
-            del Xc
-        K = 0.5 * (K + K.T)
         eps = np.finfo(be.dtype_name).eps
         mats, parts = [], []
         for train, test in folds:
@@ -67,7 +113,9 @@ class DualPlan:
                 a = Kf.mean(1)
                 Kf = Kf - a[:, None] - a[None, :] + a.mean()
             mats.append(Kf)
-        decomps = eigh_many(mats)
+        # float32 work: float32 decompositions where the kernels are well conditioned
+        shift = float(np.min(alphas)) if be.dtype_name == "float32" and len(alphas) else None
+        decomps = eigh_many(mats, shift=shift)
         del mats
         self.folds = []
         for i, (train, test, Kte) in enumerate(parts):

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
 
-__all__ = ["PrimalPlan"]
+__all__ = ["PrimalPlan", "PrimalStats"]
 
 
 def as_rows(idx, be):
@@ -44,38 +44,25 @@ class _Fold:
                    if hasattr(a, "shape"))
 
 
-class PrimalPlan:
-    """X-side state of a primal cross-validated ridge problem.
+class PrimalStats:
+    """X-side statistics of a primal problem that do not depend on a column scale.
 
-    Parameters
-    ----------
-    X : ndarray, shape (n, p)
-    folds : list of (train_idx, test_idx)
-    alphas : ndarray, shape (A,)
-    fit_intercept : bool
-    backend : Backend
-    refit : bool
-        Also prepare the full-data decomposition.
+    ``Xc64`` (n, p) float64 centred with the full mean, ``Sxx = Xc^T Xc`` and,
+    per fold, ``(train, test, complement, S, m)`` with ``S`` the training Gram
+    centred with the training mean ``m``. Scaling the columns of X by ``s``
+    scales them as ``Xc s``, ``s Sxx s``, ``s S s`` and ``s m``, so banded
+    ridge computes them once for all its gammas (see :class:`PrimalPlan`).
     """
 
-    solver = "primal"
-
-    def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True):
-        be = backend
-        self.backend = be
-        self.fit_intercept = fit_intercept
+    def __init__(self, X, folds, fit_intercept):
         n, p = X.shape
-        self.n_samples, self.n_features = n, p
         X64 = np.asarray(X, dtype=np.float64)
         self.x_mean = X64.mean(0) if fit_intercept else np.zeros(p)
         Xc64 = X64 - self.x_mean if fit_intercept else X64.copy()
-        eps = np.finfo(np.float64).eps
-        self.Xc = be.asarray(Xc64)  # (n, p) working dtype, centred with the full mean
-        self.XcT = be.asarray(np.ascontiguousarray(Xc64.T))
-        Sxx = Xc64.T @ Xc64
+        self.Xc64 = Xc64
+        self.Sxx = Sxx = Xc64.T @ Xc64
         sx = Xc64.sum(0)
         self.folds = []
-        mats, parts = [], []
         for train, test in folds:
             train, test = np.asarray(train), np.asarray(test)
             Xte = Xc64[test]
@@ -88,7 +75,51 @@ class PrimalPlan:
                 Str = Xtr.T @ Xtr
                 sx_tr = Xtr.sum(0)
             m = sx_tr / len(train) if fit_intercept else np.zeros(p)
-            mats.append(Str - len(train) * np.outer(m, m))
+            self.folds.append((train, test, complement, Str - len(train) * np.outer(m, m), m))
+
+
+class PrimalPlan:
+    """X-side state of a primal cross-validated ridge problem.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+    folds : list of (train_idx, test_idx)
+    alphas : ndarray, shape (A,)
+    fit_intercept : bool
+    backend : Backend
+    refit : bool
+        Also prepare the full-data decomposition.
+    stats : PrimalStats | None
+        Precomputed statistics of ``X`` for these folds (None: computed here).
+    scale : ndarray, shape (p,) | None
+        Column scale applied to ``X`` (and to ``stats``) before fitting.
+    """
+
+    solver = "primal"
+
+    def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
+                 scale=None):
+        be = backend
+        self.backend = be
+        self.fit_intercept = fit_intercept
+        n, p = X.shape
+        self.n_samples, self.n_features = n, p
+        if stats is None:
+            stats = PrimalStats(X, folds, fit_intercept)
+        Xc64, Sxx, self.x_mean = stats.Xc64, stats.Sxx, stats.x_mean
+        if scale is not None:  # X_s = X diag(scale): every statistic rescales
+            scale = np.asarray(scale, dtype=np.float64)
+            outer = np.outer(scale, scale)
+            Xc64, Sxx, self.x_mean = Xc64 * scale, Sxx * outer, self.x_mean * scale
+        eps = np.finfo(np.float64).eps
+        self.Xc = be.asarray(Xc64)  # (n, p) working dtype, centred with the full mean
+        self.XcT = be.asarray(np.ascontiguousarray(Xc64.T))
+        mats, parts = [], []
+        for train, test, complement, S, m in stats.folds:
+            if scale is not None:
+                S, m = S * outer, m * scale
+            mats.append(S)
             parts.append((train, test, complement, m))
         if refit:
             mats.append(Sxx)

@@ -28,21 +28,18 @@ from .._utils.validation import (
     describe,
 )
 from ._alpha_path import score_alpha_path
-from ._dual import DualPlan
+from ._dual import DualPlan, DualStats
 from ._distributed import solve_distributed
-from ._primal import PrimalPlan
+from ._primal import PrimalPlan, PrimalStats
 from ._scores import SCORINGS
 from ._selection import saturation, select_alphas
 
-__all__ = ["RidgeCVResults", "solve_ridge_cv", "solve_ridge", "default_alphas"]
+__all__ = ["RidgeCVResults", "solve_ridge_cv", "solve_ridge", "default_alphas", "GroupScaledStats"]
 
 _SELECTIONS = ("best", "1se", "shared")
 # On the CPU, batches larger than this are not faster (the products are
 # already large), only heavier: the budget is an upper bound, not a target.
 _CPU_MAX_BATCH = 8192
-# old private names, still imported by _banded.py: use _selection.saturation
-_saturation = saturation
-_select = select_alphas
 
 
 @dataclass
@@ -156,12 +153,75 @@ def _check_inputs(X, Y, alphas, fit_intercept, scoring, solver, alpha_selection,
     return X, Y, alphas
 
 
-def _make_plan(X, folds, alphas, fit_intercept, solver, be, refit):
-    n_tr = max(len(tr) for tr, _ in folds)
+def _pick_solver(solver, n_features, folds):
     if solver == "auto":
-        solver = "dual" if X.shape[1] >= n_tr else "primal"
-    cls = DualPlan if solver == "dual" else PrimalPlan
+        n_tr = max(len(tr) for tr, _ in folds)
+        solver = "dual" if n_features >= n_tr else "primal"
+    return solver
+
+
+def _make_plan(X, folds, alphas, fit_intercept, solver, be, refit, x_stats=None):
+    if x_stats is not None:
+        return x_stats.make_plan(X, folds, alphas, fit_intercept, be, refit)
+    cls = DualPlan if _pick_solver(solver, X.shape[1], folds) == "dual" else PrimalPlan
     return cls(X, folds, alphas, fit_intercept, be, refit=refit)
+
+
+class GroupScaledStats:
+    """Statistics of ``X`` reused for every scaling of its column groups (banded ridge).
+
+    Scaling the columns of group ``i`` (``slices[i]``) by ``sqrt(gamma_i)``
+    rescales the primal statistics (``D X^T X D``, per fold) and sums the
+    per-group kernels (``K = sum_i gamma_i K_i``) in the dual form, so that a
+    new ``gamma`` costs only the per-fold eigendecompositions and the alpha
+    scoring. Built once per ``(X, folds, fit_intercept, solver)``; pass
+    ``stats.with_gamma(gamma)`` as ``_x_stats`` to :func:`solve_ridge_cv`
+    together with the *unscaled* ``X``.
+    """
+
+    def __init__(self, X, folds, slices, fit_intercept, solver, be):
+        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
+        self.slices = list(slices)
+        self.n_features = X.shape[1]
+        self.solver = _pick_solver(solver, X.shape[1], folds)
+        self.fit_intercept = fit_intercept
+        self.dtype_name = be.dtype_name
+        if self.solver == "dual":
+            self.stats = DualStats(X, fit_intercept, be, self.slices)
+        else:
+            self.stats = PrimalStats(X, folds, fit_intercept)
+        self.gamma = None
+
+    def with_gamma(self, gamma):
+        """A shallow copy set to the weights ``gamma`` (n_groups,)."""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        out.gamma = np.asarray(gamma, dtype=np.float64)
+        return out
+
+    def column_scale(self):
+        scale = np.ones(self.n_features)
+        if self.gamma is not None:
+            for s, g in zip(self.slices, self.gamma):
+                scale[s] = np.sqrt(g)
+        return scale
+
+    def make_plan(self, X, folds, alphas, fit_intercept, be, refit):
+        """A Primal/DualPlan of ``X`` scaled by ``gamma``; ``folds`` are those given at
+        construction, or empty (refit only)."""
+        if fit_intercept != self.fit_intercept or be.dtype_name != self.dtype_name:
+            raise ValueError("GroupScaledStats built for other settings")  # internal misuse
+        stats = self.stats
+        if not len(folds) and self.solver == "primal":
+            stats = object.__new__(PrimalStats)
+            stats.__dict__.update(self.stats.__dict__)
+            stats.folds = []
+        if self.solver == "dual":
+            return DualPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=self.stats,
+                            gamma=self.gamma)
+        scale = None if self.gamma is None else self.column_scale()
+        return PrimalPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
+                          scale=scale)
 
 
 @fill_doc
@@ -170,7 +230,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                    solver="auto", alpha_selection="best", refit=True, backend="numpy",
                    device=None, dtype="float32", memory_budget=None,
                    saturation_threshold=0.05, return_fold_scores=False,
-                   return_weights="auto", client=None, verbose=None):
+                   return_weights="auto", client=None, verbose=None, _x_stats=None):
     """Ridge regression with one cross-validated alpha per target.
 
     Parameters
@@ -220,6 +280,9 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         Run the same fit over target chunks on the cluster (X is scattered
         once). Results are the same as the single-process fit.
     %(verbose)s
+    _x_stats : GroupScaledStats | None
+        Private (banded ridge): precomputed statistics of ``X`` and the folds,
+        with a group scaling; ``X`` is then the unscaled design.
 
     Returns
     -------
@@ -242,7 +305,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     be = get_backend(backend, device=device, dtype=dtype)
     budget = resolve_memory_budget(memory_budget, be)
     A, k = len(alphas), len(folds)
-    plan = _make_plan(X, folds, alphas, fit_intercept, solver, be, refit)
+    plan = _make_plan(X, folds, alphas, fit_intercept, solver, be, refit, _x_stats)
     if return_weights == "auto":
         return_weights = plan.solver == "primal" or p * t * be.itemsize <= budget // 2
     need_coef = refit and (return_weights or plan.solver == "primal")
@@ -352,7 +415,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
 
 
 def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="numpy",
-                device=None, dtype="float32", memory_budget=None, return_weights=True):
+                device=None, dtype="float32", memory_budget=None, return_weights=True,
+                _x_stats=None):
     """Ridge solution for a fixed alpha, scalar or one per target, in one pass.
 
     ``W = V (D * Z)`` with ``D[k, j] = 1 / (lam_k + alpha_j)``: no loop over
@@ -372,6 +436,9 @@ def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="nump
     return_weights : bool
         In the dual form, return the dual coefficients (n, t) instead of
         weights when False.
+    _x_stats : GroupScaledStats | None
+        Private (banded ridge refit): precomputed statistics of the unscaled
+        ``X`` with a group scaling, as in :func:`solve_ridge_cv`.
 
     Returns
     -------
@@ -392,10 +459,14 @@ def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="nump
         _raise("alpha", f"a positive float or an array of shape ({t},) (one per target)",
                f"shape {alpha.shape}")
     be = get_backend(backend, device=device, dtype=dtype)
-    if solver == "auto":
-        solver = "dual" if p > n else "primal"
-    cls = DualPlan if solver == "dual" else PrimalPlan
-    plan = cls(X, [], alpha, fit_intercept, be, refit=True)
+    if _x_stats is not None:
+        plan = _x_stats.make_plan(X, [], alpha, fit_intercept, be, True)
+        solver = plan.solver
+    else:
+        if solver == "auto":
+            solver = "dual" if p > n else "primal"
+        cls = DualPlan if solver == "dual" else PrimalPlan
+        plan = cls(X, [], alpha, fit_intercept, be, refit=True)
     budget = resolve_memory_budget(memory_budget, be)
     per = plan.bytes_per_target(1, 0, True)
     t_b = batch_size_from_budget(budget, plan.fixed_bytes(), per, t)

@@ -1,7 +1,6 @@
 """VoxelwiseEncoder: stimulus features + ridge + per-unit scores in one object."""
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 

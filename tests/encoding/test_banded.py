@@ -226,3 +226,33 @@ def test_bad_inputs(rng):
 @parametrize_with_checks([BandedRidgeCV(alphas=np.logspace(-3, 3, 7), cv=3, n_iter=2)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("widths", [(9, 14), (60, 90)], ids=["primal", "dual"])
+def test_reused_statistics_equal_scaled_design(rng, widths):
+    """Statistics computed once and rescaled per gamma equal a fit on the scaled design."""
+    from neurotoolkit._utils.backend import get_backend
+    from neurotoolkit.encoding._solve_ridge import GroupScaledStats, solve_ridge, solve_ridge_cv
+
+    Xs, Y = _simulate(rng, n=80, widths=widths, relevant=(0, 1))
+    X = np.hstack(Xs)
+    slices = [slice(0, widths[0]), slice(widths[0], sum(widths))]
+    folds = make_cv(4, n_samples=len(Y))
+    stats = GroupScaledStats(X, folds, slices, True, "auto", get_backend(dtype="float64"))
+    assert stats.solver == ("dual" if widths[0] > 50 else "primal")
+    for gamma in ([0.5, 0.5], [0.97, 0.03], [1e-4, 1 - 1e-4]):
+        scale = np.concatenate([np.full(w, np.sqrt(g)) for w, g in zip(widths, gamma)])
+        ref = solve_ridge_cv(X * scale, Y, ALPHAS, folds, dtype="float64")
+        got = solve_ridge_cv(X, Y, ALPHAS, folds, dtype="float64",
+                             _x_stats=stats.with_gamma(gamma))
+        assert got.solver == ref.solver == stats.solver
+        np.testing.assert_allclose(got.cv_scores, ref.cv_scores, rtol=1e-9, atol=1e-11)
+        np.testing.assert_array_equal(got.best_alpha_index, ref.best_alpha_index)
+        np.testing.assert_allclose(got.coef, ref.coef, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(got.intercept, ref.intercept, rtol=1e-8, atol=1e-10)
+        w_ref, b_ref = solve_ridge(X * scale, Y, got.best_alphas, dtype="float64",
+                                   solver=stats.solver)
+        w, b = solve_ridge(X, Y, got.best_alphas, dtype="float64",
+                           _x_stats=stats.with_gamma(gamma))
+        np.testing.assert_allclose(w, w_ref, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-8, atol=1e-10)

@@ -382,3 +382,50 @@ def test_out_of_memory_halves_the_batch(rng, monkeypatch):
     assert res.batch_size <= 5
     np.testing.assert_allclose(res.cv_scores, ref.cv_scores, atol=1e-12)
     np.testing.assert_allclose(res.coef, ref.coef, atol=1e-12)
+
+
+def _wide_problem(rng, n=60, p=170, t=9, rank=None):
+    """Wide design (dual form); ``rank`` < n makes the kernels singular."""
+    if rank is None:
+        X = rng.standard_normal((n, p))
+    else:
+        X = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, p))
+    Y = X @ rng.standard_normal((p, t)) * 0.05 + rng.standard_normal((n, t)) + 2.0
+    return X.astype(np.float32), Y.astype(np.float32)
+
+
+def test_dual_float32_eigh_when_well_conditioned(rng, monkeypatch):
+    """float32 work on a well-conditioned kernel uses float32 decompositions and gives the
+    float64-decomposition answer to float32 accuracy; refit=False skips the full-data one."""
+    X, Y = _wide_problem(rng)
+    alphas = np.logspace(1, 4, 7)  # kernel eigenvalues ~ 60..420: K + alpha is well conditioned
+    counts = _alpha_path.EIGH_CALLS
+    before = dict(counts)
+    fast = solve_ridge_cv(X, Y, alphas, 5, solver="dual")
+    assert counts["float32"] - before["float32"] == 6  # 5 folds + refit
+    assert counts["float64"] == before["float64"]
+    monkeypatch.setattr(_alpha_path, "EIGH32_MAX_COND", 0.0)  # forces float64
+    ref = solve_ridge_cv(X, Y, alphas, 5, solver="dual")
+    assert counts["float64"] - before["float64"] == 6
+    np.testing.assert_allclose(fast.cv_scores, ref.cv_scores, atol=2e-5)
+    np.testing.assert_array_equal(fast.best_alpha_index, ref.best_alpha_index)
+    np.testing.assert_allclose(fast.dual_coef, ref.dual_coef, rtol=1e-4,
+                               atol=1e-4 * np.abs(ref.dual_coef).max())
+    # without refit: one decomposition per fold only
+    before = dict(counts)
+    solve_ridge_cv(X, Y, alphas, 5, solver="dual", refit=False)
+    assert sum(counts.values()) - sum(before.values()) == 5
+
+
+def test_dual_float32_eigh_falls_back_on_ill_conditioned_kernels(rng):
+    """Singular kernels with a tiny alpha: float64 decompositions, same answer as float64 work."""
+    X, Y = _wide_problem(rng, rank=8)
+    alphas = np.logspace(-6, 5, 8)
+    counts = _alpha_path.EIGH_CALLS
+    before = dict(counts)
+    res = solve_ridge_cv(X, Y, alphas, 4, solver="dual")
+    assert counts["float32"] == before["float32"]
+    assert counts["float64"] - before["float64"] == 5
+    ref = solve_ridge_cv(X.astype(np.float64), Y.astype(np.float64), alphas, 4, solver="dual",
+                         dtype="float64")
+    np.testing.assert_allclose(res.cv_scores, ref.cv_scores, atol=1e-4)

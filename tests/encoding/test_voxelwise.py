@@ -1,7 +1,6 @@
 """VoxelwiseEncoder on the ground-truth simulator: planted tuning is recovered."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from neurotoolkit.data import make_builtin_stimuli, simulate_recordings

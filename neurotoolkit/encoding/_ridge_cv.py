@@ -32,8 +32,9 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Positive penalties; None gives 25 log-spaced values over
         [1e-4, 1e4] times the mean squared singular value of the design.
     cv : int | "runs" | splitter | iterable of (train, test)
-        Folds. An int gives contiguous, unshuffled blocks (clipped to the
-        number of samples when larger); "runs" needs ``groups`` in ``fit``.
+        Folds. An int gives contiguous, unshuffled blocks (at most one per
+        sample: more folds than samples is an error); "runs" needs ``groups``
+        in ``fit``.
     fit_intercept : bool
     scoring : "r2" | "correlation" | "neg_mse"
         CV score used to choose the alphas.
@@ -43,6 +44,8 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     %(device)s
     dtype : "float32" | "float64"
     %(memory_budget)s
+    client : dask.distributed.Client | None
+        Fit target chunks on this Dask cluster (same results as one process).
     %(verbose)s
 
     Attributes
@@ -76,7 +79,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def __init__(self, alphas=None, cv=5, fit_intercept=True, scoring="r2", solver="auto",
                  alpha_selection="best", backend="numpy", device=None, dtype="float32",
-                 memory_budget=None, verbose=None):
+                 memory_budget=None, client=None, verbose=None):
         self.alphas = alphas
         self.cv = cv
         self.fit_intercept = fit_intercept
@@ -87,6 +90,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.memory_budget = memory_budget
+        self.client = client
         self.verbose = verbose
 
     @verbose_decorator
@@ -108,14 +112,11 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         X, Y = validate_data(self, X, Y, multi_output=True, y_numeric=True,
                              dtype=[np.float64, np.float32], ensure_min_samples=2)
         one_d = Y.ndim == 1
-        cv = self.cv
-        if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool) and cv > X.shape[0]:
-            cv = X.shape[0]  # tiny data: leave-one-out rather than an error
         res = solve_ridge_cv(
-            X, Y, self.alphas, cv, groups=groups, fit_intercept=self.fit_intercept,
+            X, Y, self.alphas, self.cv, groups=groups, fit_intercept=self.fit_intercept,
             scoring=self.scoring, solver=self.solver, alpha_selection=self.alpha_selection,
             backend=self.backend, device=self.device, dtype=self.dtype,
-            memory_budget=self.memory_budget, return_weights="auto",
+            memory_budget=self.memory_budget, return_weights="auto", client=self.client,
         )
         self.results_ = res
         self.alphas_ = res.alphas

@@ -49,6 +49,13 @@ class VoxelwiseEncoder(BaseEstimator):
     average_train_repeats : bool
         Average training repeats before fitting (faster; the same solution
         when every stimulus has the same number of repeats).
+    backend : "numpy" | "torch"
+        Array backend of the ridge solver; "torch" with ``device="cuda"``
+        runs on a GPU.
+    %(device)s
+    %(memory_budget)s
+    client : dask.distributed.Client | None
+        Fit voxel chunks on a Dask cluster (single feature space).
     estimator : estimator | None
         Replace the default ridge model (advanced): anything with
         ``fit(X, Y, groups=...)`` and ``predict``.
@@ -65,11 +72,16 @@ class VoxelwiseEncoder(BaseEstimator):
     """
 
     def __init__(self, features=None, alphas=None, cv=5, average_train_repeats=False,
+                 backend="numpy", device=None, memory_budget=None, client=None,
                  estimator=None, verbose=None):
         self.features = features
         self.alphas = alphas
         self.cv = cv
         self.average_train_repeats = average_train_repeats
+        self.backend = backend
+        self.device = device
+        self.memory_budget = memory_budget
+        self.client = client
         self.estimator = estimator
         self.verbose = verbose
 
@@ -173,10 +185,15 @@ class VoxelwiseEncoder(BaseEstimator):
         folds = make_cv(self.cv, stimulus_ids=rec.stimulus_ids, runs=cv_runs)
         if self.estimator is not None:
             est = self.estimator
-        elif len(blocks) == 1:
-            est = RidgeCV(alphas=self.alphas, cv=folds)
         else:
-            est = BandedRidgeCV(alphas=self.alphas, cv=folds)
+            common = dict(alphas=self.alphas, cv=folds, backend=self.backend, device=self.device,
+                          memory_budget=self.memory_budget)
+            if len(blocks) == 1:
+                est = RidgeCV(client=self.client, **common)
+            else:
+                if self.client is not None:
+                    logger.info("BandedRidgeCV runs in this process (`client` is used by RidgeCV).")
+                est = BandedRidgeCV(**common)
         Y = rec.responses
         X = blocks[0] if len(blocks) == 1 else blocks
         logger.info(

@@ -70,12 +70,6 @@ def test_runs_cv_with_groups(rng):
     assert model.results_.n_folds == 4
 
 
-def test_cv_larger_than_samples_is_clipped(rng):
-    X, Y = _data(rng, n=4)
-    model = RidgeCV(alphas=[0.1, 1.0], cv=5).fit(X, Y)
-    assert model.results_.n_folds == 4
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(6, 30),
@@ -106,3 +100,20 @@ def test_property_shapes_and_degenerate_designs(n, p, t, dup, rank, seed):
         ref = Ridge(alpha=res.best_alphas[j]).fit(X, Y[:, j])
         np.testing.assert_allclose(X @ res.coef[:, j] + res.intercept[j], ref.predict(X),
                                    rtol=1e-6, atol=1e-6)
+
+
+def test_more_folds_than_samples_is_an_error(rng):
+    X, Y = _data(rng, n=4, p=3, t=2)
+    with pytest.raises(ValueError, match=r"Invalid value for `cv`: expected at most 4 folds"):
+        RidgeCV(cv=5).fit(X, Y)
+
+
+def test_dask_client_param_matches_single_process(rng):
+    distributed = pytest.importorskip("distributed")
+    X, Y = _data(rng, n=53, p=7, t=11)
+    ref = RidgeCV(alphas=np.logspace(-2, 3, 6), dtype="float64").fit(X, Y)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        out = RidgeCV(alphas=np.logspace(-2, 3, 6), dtype="float64", client=client).fit(X, Y)
+    np.testing.assert_array_equal(out.best_alphas_, ref.best_alphas_)
+    np.testing.assert_allclose(out.coef_, ref.coef_, rtol=1e-10, atol=1e-12)

@@ -97,3 +97,12 @@ def test_runs_cv(sim, gabor_space):
     assert train.runs is not None
     enc = VoxelwiseEncoder(features=gabor_space, cv="runs").fit(train)
     assert enc.estimator_.best_alphas_.shape == (train.n_units,)
+
+
+def test_torch_backend_same_scores(sim, gabor_space):
+    pytest.importorskip("torch")
+    rec = sim.recordings[0].select(roi=["V1", "noise"])
+    train, test = rec.split(test_ids=rec.meta["test_ids"])
+    ref = VoxelwiseEncoder(features=gabor_space).fit(train).evaluate(test)
+    out = VoxelwiseEncoder(features=gabor_space, backend="torch", device="cpu").fit(train).evaluate(test)
+    np.testing.assert_allclose(out["r"], ref["r"], atol=1e-4)

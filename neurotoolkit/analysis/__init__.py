@@ -1,7 +1,6 @@
 """Analyses across models and ROIs: variance partitioning, ROI summaries, RSA."""
 
 from ._roi import roi_summary
-from ._variance_partition import partition_from_r2, variance_partition
 from ._rsa import (
     RDMNoiseCeiling,
     compare_rdms,
@@ -10,6 +9,7 @@ from ._rsa import (
     rdm,
     rdm_noise_ceiling,
 )
+from ._variance_partition import partition_from_r2, variance_partition
 
 __all__ = ["partition_from_r2", "roi_summary", "variance_partition"]
 __all__ += [

@@ -14,12 +14,12 @@ from scipy import stats
 from .._utils.validation import check_array, check_option, check_type, describe
 
 __all__ = [
-    "rdm",
-    "crossnobis_rdm",
-    "compare_rdms",
-    "rdm_noise_ceiling",
-    "load_rdms_mat",
     "RDMNoiseCeiling",
+    "compare_rdms",
+    "crossnobis_rdm",
+    "load_rdms_mat",
+    "rdm",
+    "rdm_noise_ceiling",
 ]
 
 _METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
@@ -31,7 +31,7 @@ RDMNoiseCeiling.__doc__ = """Noise ceiling of model-RDM similarity (lower and up
 
 # ----------------------------------------------------------------- helpers
 def _n_cond_from_pairs(n_pairs, name):
-    n = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    n = round((1 + np.sqrt(1 + 8 * n_pairs)) / 2)
     if n * (n - 1) // 2 != n_pairs or n < 2:
         raise ValueError(
             f"Invalid value for `{name}`: expected an RDM vector of length n_cond * (n_cond - 1) / 2, "
@@ -97,7 +97,8 @@ def rdm(patterns, metric="correlation", squareform=False):
     metric : {"correlation", "euclidean", "sqeuclidean", "cosine"}
         ``1 - r(b_i, b_j)`` (default), ``||b_i - b_j||``, its square, or
         ``1 - cos(b_i, b_j)``; the same values as
-        :func:`scipy.spatial.distance.pdist`.
+        :func:`scipy.spatial.distance.pdist`. (rsatoolbox's "euclidean" is
+        ``"sqeuclidean"`` divided by ``n_units``.)
     squareform : bool
         Return square matrices instead of upper-triangle vectors.
 

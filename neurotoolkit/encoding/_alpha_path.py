@@ -21,6 +21,8 @@ Two exact ways to get ``quad`` (METHODS.md, Card 1):
 The cheaper of the two is picked per fold from the shapes.
 """
 
+import threading
+
 import numpy as np
 
 from ._scores import scores_from_moments
@@ -57,6 +59,12 @@ def eigh(a):
 EIGH32_MAX_COND = 50.0
 # counters, read by the tests: decompositions run in float32 and float64
 EIGH_CALLS = {"float32": 0, "float64": 0}
+_COUNT_LOCK = threading.Lock()
+
+
+def _count(kind):
+    with _COUNT_LOCK:
+        EIGH_CALLS[kind] += 1
 
 
 def _eigh32(a, shift):
@@ -78,7 +86,7 @@ def _eigh32(a, shift):
     bottom = max(bottom - 8 * np.finfo(np.float32).eps * top * a.shape[0] ** 0.5, 0.0)
     if not shift > 0 or (top + shift) > EIGH32_MAX_COND * (bottom + shift):
         return None
-    EIGH_CALLS["float32"] += 1
+    _count("float32")
     return lam, U.astype(np.float64)
 
 
@@ -87,7 +95,7 @@ def _eigh_checked(a, shift=None):
         res = _eigh32(a, shift)
         if res is not None:
             return res
-    EIGH_CALLS["float64"] += 1
+    _count("float64")
     return np.linalg.eigh(a)
 
 

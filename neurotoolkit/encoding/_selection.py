@@ -27,7 +27,13 @@ def select_alphas(fold_scores, alphas, alpha_selection):
     return best
 
 
-def saturation(best_idx, cv_scores, alphas, constant, threshold, scoring):
+def saturation(best_idx, cv_scores, alphas, constant, threshold, scoring, edges=None):
+    """Count (and warn about) predictive targets whose best alpha is at a grid edge.
+
+    ``edges`` (edge_lo, edge_hi), boolean (t,), overrides the edge flags (used
+    after a grid extension); predictiveness is judged on ``cv_scores``.
+    Returns ``(n_low, n_high, n_unpredictive_at_edge, saturated_mask)``.
+    """
     A = len(alphas)
     t = best_idx.size
     lo_i, hi_i = int(np.argmin(alphas)), int(np.argmax(alphas))
@@ -37,7 +43,9 @@ def saturation(best_idx, cv_scores, alphas, constant, threshold, scoring):
     else:
         predictive = best_score > 0
     predictive &= ~constant
-    if A < 2:
+    if edges is not None:
+        edge_lo, edge_hi = edges
+    elif A < 2:
         edge_lo = edge_hi = np.zeros(t, dtype=bool)
     else:
         edge_lo, edge_hi = best_idx == lo_i, best_idx == hi_i

@@ -15,7 +15,8 @@ import numpy as np
 
 from .._utils.backend import get_backend
 from .._utils.docs import fill_doc
-from .._utils.logging import logger, progress, verbose as verbose_decorator, warn
+from .._utils.logging import logger, progress, warn
+from .._utils.logging import verbose as verbose_decorator
 from .._utils.memory import batch_size_from_budget, format_bytes, resolve_memory_budget
 from .._utils.validation import (
     _raise,
@@ -28,13 +29,13 @@ from .._utils.validation import (
     describe,
 )
 from ._alpha_path import score_alpha_path
-from ._dual import DualPlan, DualStats
 from ._distributed import solve_distributed
+from ._dual import DualPlan, DualStats
 from ._primal import PrimalPlan, PrimalStats
 from ._scores import SCORINGS
 from ._selection import saturation, select_alphas
 
-__all__ = ["RidgeCVResults", "solve_ridge_cv", "solve_ridge", "default_alphas", "GroupScaledStats"]
+__all__ = ["GroupScaledStats", "RidgeCVResults", "default_alphas", "solve_ridge", "solve_ridge_cv"]
 
 _SELECTIONS = ("best", "1se", "shared")
 # On the CPU, batches larger than this are not faster (the products are
@@ -65,6 +66,14 @@ class RidgeCVResults:
     saturated : (t,) bool, predictive targets at an edge.
     constant_targets : (t,) bool, targets with zero variance (score 0, weights 0).
     n_folds, batch_size : int.
+    extended_alphas : (A_ext,) | None the grid extended by ``extend_grid=True``
+        (original values plus the added decades), sorted.
+    extended_targets : (t_ext,) | None indices of the targets re-scored on it
+        (predictive targets that saturated at an edge of ``alphas``).
+    extended_cv_scores : (A_ext, t_ext) | None their CV scores on the extended
+        grid; ``cv_scores`` keeps the original grid for every target, and
+        ``best_alpha_index`` indexes ``alphas`` (the edge, for these targets)
+        while ``best_alphas`` holds the alpha chosen on the extended grid.
     """
 
     alphas: np.ndarray
@@ -87,6 +96,9 @@ class RidgeCVResults:
     n_folds: int = 0
     batch_size: int = 0
     info: dict = field(default_factory=dict)
+    extended_alphas: np.ndarray = None
+    extended_targets: np.ndarray = None
+    extended_cv_scores: np.ndarray = None
 
 
 def default_alphas(X, fit_intercept=True, n_alphas=25, low=1e-4, high=1e4):
@@ -230,7 +242,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                    solver="auto", alpha_selection="best", refit=True, backend="numpy",
                    device=None, dtype="float32", memory_budget=None,
                    saturation_threshold=0.05, return_fold_scores=False,
-                   return_weights="auto", client=None, verbose=None, _x_stats=None):
+                   return_weights="auto", client=None, extend_grid=False, verbose=None,
+                   _x_stats=None):
     """Ridge regression with one cross-validated alpha per target.
 
     Parameters
@@ -279,6 +292,15 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     client : dask.distributed.Client | None
         Run the same fit over target chunks on the cluster (X is scattered
         once). Results are the same as the single-process fit.
+    extend_grid : bool
+        When predictive targets choose an alpha at an edge of the grid, add
+        3 decades on that side (same log spacing) and re-score only those
+        targets; they take their alpha from the extended grid (see
+        ``extended_*`` in the results; ``cv_scores`` stays on ``alphas``).
+        The extension costs one more set of per-fold decompositions and the
+        re-scored targets' work. Ignored with ``alpha_selection="shared"``,
+        a single alpha or ``client``. The saturation warning then judges
+        the extended grid.
     %(verbose)s
     _x_stats : GroupScaledStats | None
         Private (banded ridge): precomputed statistics of ``X`` and the folds,
@@ -292,6 +314,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     """
     X, Y, alphas = _check_inputs(X, Y, alphas, fit_intercept, scoring, solver,
                                  alpha_selection, saturation_threshold, return_weights)
+    check_type("extend_grid", extend_grid, bool)
     n, p = X.shape
     t = Y.shape[1]
     folds = _resolve_folds(cv, groups, n)
@@ -330,6 +353,10 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                  if refit and plan.solver == "dual" else None)
     intercept = np.zeros(t) if refit else None
     two_pass = alpha_selection == "shared"
+    extend_grid = extend_grid and not two_pass and A >= 2
+    if extend_grid and fold_scores is None:  # kept for the selection on the extended grid
+        fold_scores = np.empty((k, A, t))
+    best_alpha = np.empty(t)
 
     eps_w = np.finfo(be.dtype_name).eps
 
@@ -353,7 +380,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         return Yb
 
     def do_refit(Yb, sl, state):
-        W, C = plan.refit_batch(Yb, alphas[best_idx[sl]], state, return_weights=need_coef)
+        W, C = plan.refit_batch(Yb, best_alpha[sl], state, return_weights=need_coef)
         intercept[sl] = y_mean[sl] - plan.mean_prediction(W, C) if fit_intercept else 0.0
         if W is not None and coef is not None:
             coef[:, sl] = be.to_numpy(W)
@@ -378,7 +405,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                 fold_scores[:, :, sl] = fs
             if not two_pass:
                 best_idx[sl] = select_alphas(fs, alphas, alpha_selection)
-                if refit:
+                best_alpha[sl] = alphas[best_idx[sl]]
+                if refit and not extend_grid:
                     do_refit(Yb, sl, state)
             del Yb, state
         except be.oom_errors:
@@ -393,17 +421,36 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     bar.close()
     if two_pass:
         best_idx[:] = select_alphas(cv_scores[None], alphas, "shared")
-        if refit:
-            for start in range(0, t, t_b):
-                sl = slice(start, min(start + t_b, t))
-                do_refit(load(sl), sl, None)
+        best_alpha[:] = alphas[best_idx]
+    ext = None
+    edges = None
+    if extend_grid:
+        *_, flagged = saturation(best_idx, cv_scores, alphas, const, 1.0, scoring)
+        if flagged.any():
+            ext = _extend_grid(
+                X, Y, alphas, folds, flagged, best_idx, fold_scores, alpha_selection,
+                {"fit_intercept": fit_intercept, "scoring": scoring, "solver": plan.solver,
+                 "backend": backend, "device": device, "dtype": dtype,
+                 "memory_budget": memory_budget, "_x_stats": _x_stats})
+            best_alpha[ext["targets"]] = ext["best"]
+            edge_lo = best_idx == int(np.argmin(alphas))
+            edge_hi = best_idx == int(np.argmax(alphas))
+            edge_lo[ext["targets"]] = ext["edge_lo"]
+            edge_hi[ext["targets"]] = ext["edge_hi"]
+            edges = (edge_lo, edge_hi)
+    if refit and (two_pass or extend_grid):
+        for start in range(0, t, t_b):
+            sl = slice(start, min(start + t_b, t))
+            do_refit(load(sl), sl, None)
     n_low, n_high, n_unpred, saturated = saturation(
-        best_idx, cv_scores, alphas, const, saturation_threshold, scoring)
+        best_idx, cv_scores, alphas, const, saturation_threshold, scoring, edges=edges)
+    if not return_fold_scores:
+        fold_scores = None
     if const.any():
         warn(f"{int(const.sum())} constant targets (zero variance): their scores are 0 and "
              "their weights 0.")
     return RidgeCVResults(
-        alphas=alphas, best_alphas=alphas[best_idx], best_alpha_index=best_idx,
+        alphas=alphas, best_alphas=best_alpha, best_alpha_index=best_idx,
         cv_scores=cv_scores, fold_scores=fold_scores, coef=coef, dual_coef=dual_coef,
         intercept=intercept, x_mean=plan.x_mean, y_mean=y_mean, solver=plan.solver,
         scoring=scoring, n_saturated_low=n_low, n_saturated_high=n_high,
@@ -411,7 +458,46 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         n_folds=k, batch_size=t_b,
         info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name,
               "memory_budget": budget, "max_rank": plan.max_rank},
+        extended_alphas=None if ext is None else ext["alphas"],
+        extended_targets=None if ext is None else ext["targets"],
+        extended_cv_scores=None if ext is None else ext["cv_scores"],
     )
+
+
+_EXTEND_DECADES = 3.0
+
+
+def _extend_grid(X, Y, alphas, folds, flagged, best_idx, fold_scores, alpha_selection, kw):
+    """Re-score the ``flagged`` targets on alphas added beyond the saturated edges.
+
+    Only the new alphas are scored (the original ones are in ``fold_scores``);
+    selection then runs on the union. Returns a dict with the extended grid,
+    the targets, their (A_ext, t_ext) CV scores, chosen alphas and edge flags.
+    """
+    lo_i, hi_i = int(np.argmin(alphas)), int(np.argmax(alphas))
+    logs = np.log10(np.sort(alphas))
+    step = float(np.median(np.diff(logs)))
+    if not step > 0:
+        step = 1.0
+    n_new = max(1, int(np.ceil(_EXTEND_DECADES / step - 1e-9)))
+    targets = np.flatnonzero(flagged)
+    new = []
+    if (best_idx[targets] == lo_i).any():
+        new.append(alphas[lo_i] * 10.0 ** (-step * np.arange(n_new, 0, -1)))
+    if (best_idx[targets] == hi_i).any():
+        new.append(alphas[hi_i] * 10.0 ** (step * np.arange(1, n_new + 1)))
+    new = np.concatenate(new)
+    logger.info("extend_grid: re-scoring %d saturated targets on %d added alphas",
+                targets.size, new.size)
+    res = solve_ridge_cv(X, Y[:, targets], new, folds, refit=False, return_fold_scores=True,
+                         saturation_threshold=1.0, **kw)
+    grid = np.concatenate([alphas, new])
+    order = np.argsort(grid, kind="stable")
+    fs = np.concatenate([fold_scores[:, :, targets], res.fold_scores], axis=1)[:, order]
+    grid = grid[order]
+    idx = select_alphas(fs, grid, alpha_selection)
+    return {"alphas": grid, "targets": targets, "cv_scores": fs.mean(0), "best": grid[idx],
+            "edge_lo": idx == 0, "edge_hi": idx == grid.size - 1}
 
 
 def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="numpy",

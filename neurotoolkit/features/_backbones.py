@@ -11,7 +11,6 @@ Backends register a factory under a prefix: ``"open_clip:<arch>"``,
 
 import hashlib
 import importlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from .._utils.optional import require
 from .._utils.validation import check_option, describe
 from ._hooks import capture, list_layers, pool
 
-__all__ = ["Backbone", "ImageTransform", "get_backbone", "register_backbone", "list_backbones"]
+__all__ = ["Backbone", "ImageTransform", "get_backbone", "list_backbones", "register_backbone"]
 
 _REGISTRY = {}
 # prefixes whose module registers its factory when imported (imported on first use)
@@ -130,6 +129,59 @@ def resolve_device(device):
 _FILE_HASHES = {}
 
 
+def import_torchvision():
+    """Import torchvision (needed by open_clip and transformers); None when not installed.
+
+    A torchvision built for another torch variant (e.g. the CUDA wheel from PyPI
+    next to a CPU-only torch) fails on import with "operator torchvision::nms
+    does not exist". open_clip and transformers need only its Python parts, so
+    the import is retried with the fake-kernel registration of the missing ops
+    skipped (``torchvision.ops`` such as nms then stay unavailable) and a
+    warning is logged.
+    """
+    import sys
+
+    try:
+        import torchvision
+
+        return torchvision
+    except ImportError:
+        return None
+    except RuntimeError as err:
+        if "torchvision::" not in str(err):
+            raise
+        first = err
+    import torch.library
+
+    for mod in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+        del sys.modules[mod]
+    original = torch.library.register_fake
+
+    def tolerant(op, *args, **kwargs):
+        decorator = original(op, *args, **kwargs)
+
+        def wrap(fn):
+            try:
+                return decorator(fn)
+            except RuntimeError as exc:
+                if "does not exist" in str(exc):
+                    return fn
+                raise
+
+        return wrap
+
+    torch.library.register_fake = tolerant
+    try:
+        import torchvision
+    finally:
+        torch.library.register_fake = original
+    logger.warning(
+        "torchvision's compiled ops do not match the installed torch (%s); imported it without "
+        "them. Install the torchvision build that matches torch to silence this.", str(first)[:80]
+    )
+    return torchvision
+
+
 def file_sha256(path):
     """sha256 hex digest of a file (memoised on path, size and modification time)."""
     path = Path(path)
@@ -152,10 +204,8 @@ def module_sha256(module):
     for name, t in list(module.state_dict().items()):
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        h.update(t.detach().cpu().contiguous().view(-1).view_as_real().numpy().tobytes()
-                 if t.is_complex() else t.detach().cpu().contiguous().numpy().tobytes()
-                 if t.dtype.is_floating_point is False or str(t.dtype) != "torch.bfloat16"
-                 else t.detach().float().cpu().numpy().tobytes())
+        t = t.detach().cpu()
+        h.update((t.float() if t.is_floating_point() else t).contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -242,7 +292,7 @@ class ImageTransform:
                 x = F.pad(x, (max(0, cw - w) // 2, max(0, cw - w) - max(0, cw - w) // 2,
                               max(0, ch - h) // 2, max(0, ch - h) - max(0, ch - h) // 2), value=self.fill)
                 h, w = x.shape[-2:]
-            top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+            top, left = round((h - ch) / 2.0), round((w - cw) / 2.0)
             x = x[..., top:top + ch, left:left + cw]
         mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)[:, None, None]
         std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device)[:, None, None]
@@ -266,8 +316,261 @@ def images_to_tensor(images, device=None):
             arr = np.repeat(arr[..., None], 3, axis=2)
         if arr.ndim != 3 or arr.shape[2] not in (3, 4):
             raise ValueError(f"Invalid value for `images`: expected (n, h, w, 3) RGB images, got {describe(arr)}.")
-        arr = arr[..., :3]
-        t = torch.as_tensor(np.ascontiguousarray(arr), device=device).permute(2, 0, 1)
+        arr = np.array(arr[..., :3], copy=True, order="C")  # writable, contiguous
+        t = torch.as_tensor(arr, device=device).permute(2, 0, 1)
         t = t.float() / 255.0 if arr.dtype == np.uint8 else t.float()
         out.append(t[None])
     return out
+
+
+class Backbone:
+    """A torch model with preprocessing, named layers and a weights tag.
+
+    Build one with :func:`get_backbone` or :meth:`from_module`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Set to eval mode and moved to ``device``.
+    name : str
+        E.g. ``"open_clip:ViT-B-32"``.
+    modality : "image" | "text" | "image+text"
+    weights_tag : str
+        Pretrained tag, ``"sha256:<hex>"`` of a checkpoint, or ``"random-init-seed<k>"``.
+    image_transform : ImageTransform | callable | None
+        Maps float images (n, 3, h, w) in [0, 1] to model inputs (in torch).
+    tokenizer : callable | None
+        ``tokenizer(list of str)`` -> LongTensor (n, n_tokens) or dict of tensors
+        (``input_ids``, ``attention_mask``...).
+    embed_image, embed_text : callable | None
+        ``embed(model, inputs)`` -> (n, d) final embedding ("embedding" layer).
+    layer_prefix : dict | None
+        ``{"image": "visual.", "text": ""}``: where each tower's layers are named.
+    device : str | torch.device | None
+    config : dict | None
+        Architecture description (provenance).
+    """
+
+    def __init__(self, model, name, modality, weights_tag, image_transform=None, tokenizer=None,
+                 embed_image=None, embed_text=None, layer_prefix=None, device=None, config=None,
+                 text_mask=None):
+        check_option("modality", modality, ("image", "text", "image+text"))
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.name = str(name)
+        self.modality = modality
+        self.weights_tag = str(weights_tag)
+        self.image_transform = image_transform
+        self.tokenizer = tokenizer
+        self._embed = {"image": embed_image, "text": embed_text}
+        self.layer_prefix = dict(layer_prefix or {})
+        self.config = dict(config or {})
+        self._text_mask = text_mask
+
+    def __repr__(self):
+        return (f"<Backbone {self.name!r} ({self.modality}), weights {self.weights_tag!r}, "
+                f"device {self.device}>")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_module(cls, module, preprocess=None, modality="image", name=None, embed=None,
+                    weights_tag=None, device=None, layer_prefix=""):
+        """Wrap any ``torch.nn.Module``.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            ``module(inputs)`` gives the final output ("embedding" layer).
+        preprocess : callable | dict | None
+            Image modality: a callable on float tensors (n, 3, h, w) in [0, 1]
+            returning the model input (keep it in torch for gradients), or a
+            dict of :class:`ImageTransform` arguments; None passes images
+            through. Text modality: a tokenizer ``f(list of str)`` -> tensor
+            or dict of tensors.
+        modality : "image" | "text"
+        name : str | None
+            Default: the module's class name.
+        embed : callable | None
+            ``embed(module, inputs)`` -> (n, d); default ``module(inputs)`` (first tensor).
+        weights_tag : str | None
+            Default: sha256 of the module's parameters and buffers.
+        device : str | None
+        """
+        nn = require("torch.nn", purpose="Backbone.from_module")
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"Invalid value for `module`: expected a torch.nn.Module, got {describe(module)}.")
+        check_option("modality", modality, ("image", "text"))
+        if isinstance(preprocess, dict):
+            preprocess = ImageTransform(**preprocess)
+        if embed is None:
+            from ._hooks import _first_tensor
+
+            def embed(model, x):
+                return _first_tensor(model(**x) if isinstance(x, dict) else model(x))
+
+        tag = weights_tag or "sha256:" + module_sha256(module)
+        return cls(
+            module, name or type(module).__name__, modality, tag,
+            image_transform=preprocess if modality == "image" else None,
+            tokenizer=preprocess if modality == "text" else None,
+            embed_image=embed if modality == "image" else None,
+            embed_text=embed if modality == "text" else None,
+            layer_prefix={modality: layer_prefix}, device=device,
+        )
+
+    # ------------------------------------------------------------------ layers
+    def _modality(self, modality):
+        if modality is None:
+            return "image" if "image" in self.modality else "text"
+        check_option("modality", modality, ("image", "text"))
+        if modality not in self.modality.split("+"):
+            raise ValueError(
+                f"Invalid value for `modality`: backbone {self.name!r} takes {self.modality} "
+                f"inputs, got {modality!r}."
+            )
+        return modality
+
+    def layers(self, modality=None, all_modules=False):
+        """Layer names usable in :meth:`forward_features` / ``extract_features``.
+
+        Parameters
+        ----------
+        modality : "image" | "text" | None
+            Tower to list (default: image when the model has one).
+        all_modules : bool
+            Every named submodule instead of the blocks and top-level layers.
+
+        Returns
+        -------
+        names : list of str
+            Module names (e.g. ``"visual.transformer.resblocks.3"``) followed by
+            ``"embedding"``, the model's final embedding.
+        """
+        modality = self._modality(modality)
+        prefix = self.layer_prefix.get(modality, "")
+        names = list_layers(self.model, prefix=prefix, all_modules=all_modules)
+        other = [p for m, p in self.layer_prefix.items() if m != modality and p and p != prefix]
+        names = [n for n in names if not any(n == p.rstrip(".") or n.startswith(p) for p in other)]
+        return names + ["embedding"]
+
+    # ------------------------------------------------------------------ preprocessing
+    def preprocess_tensor(self, images):
+        """Model inputs from float images (n, 3, h, w) in [0, 1], in torch (differentiable)."""
+        self._modality("image")
+        images = images.to(self.device)
+        return images if self.image_transform is None else self.image_transform(images)
+
+    def preprocess_images(self, images):
+        """Model inputs (tensor (n, 3, H, W)) from uint8 RGB images (n, h, w, 3) or a list of them."""
+        torch = require("torch")
+        tensors = images_to_tensor(images, device=self.device)
+        if len({tuple(t.shape) for t in tensors}) == 1:  # one resize call for the whole batch
+            tensors = [torch.cat(tensors, dim=0)]
+        batch = [self.preprocess_tensor(t) for t in tensors]
+        shapes = {tuple(b.shape[1:]) for b in batch}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"Images of different sizes {sorted(shapes)[:3]} after preprocessing; give the "
+                "backbone an image transform that resizes (ImageTransform) or resize them first."
+            )
+        return torch.cat(batch, dim=0)
+
+    def preprocess_texts(self, texts):
+        """Token tensor (or dict of tensors) from a list of strings."""
+        self._modality("text")
+        if isinstance(texts, str):
+            texts = [texts]
+        if self.tokenizer is None:
+            raise ValueError(f"Backbone {self.name!r} has no tokenizer.")
+        tokens = self.tokenizer([str(t) for t in texts])
+        if isinstance(tokens, dict) or hasattr(tokens, "keys"):
+            return {k: v.to(self.device) for k, v in dict(tokens).items()}
+        return tokens.to(self.device)
+
+    def describe_preprocessing(self, modality=None):
+        """A JSON-able description of the preprocessing (feature-store key part)."""
+        modality = self._modality(modality)
+        if modality == "image":
+            t = self.image_transform
+            if t is None:
+                return {"image": None}
+            return {"image": t.describe() if hasattr(t, "describe") else getattr(t, "__qualname__", repr(t))}
+        tok = self.tokenizer
+        return {"text": getattr(tok, "describe", lambda: getattr(tok, "__qualname__", type(tok).__name__))()}
+
+    # ------------------------------------------------------------------ forward
+    def forward_features(self, inputs, layers=("embedding",), pooling="auto", modality=None,
+                         normalize=False):
+        """Activations of ``layers`` for a batch.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor | dict | numpy.ndarray | list of str
+            Preprocessed images (n, 3, H, W) (e.g. from :meth:`preprocess_tensor`,
+            which keeps gradients), tokens (tensor or dict), uint8 images
+            (n, h, w, 3) or a list of strings (preprocessed here).
+        layers : str | sequence of str
+            Names from :meth:`layers` (any submodule name works).
+        pooling : str
+            See :func:`neurotoolkit.features._hooks.pool`: "auto", "cls", "mean",
+            "last", "avgpool", "flatten", "none". The "embedding" layer is
+            never pooled.
+        modality : "image" | "text" | None
+            Inferred from ``inputs`` when None.
+        normalize : bool
+            L2-normalise each returned row (pooled outputs only).
+
+        Returns
+        -------
+        features : dict str -> torch.Tensor
+            (n, n_features) per layer ((n, ...) with pooling="none"); part of
+            the autograd graph when the input requires grad.
+        """
+        torch = require("torch")
+        layers = [layers] if isinstance(layers, str) else list(layers)
+        if modality is None:
+            is_text = isinstance(inputs, (list, tuple, dict)) or (
+                isinstance(inputs, torch.Tensor) and not inputs.is_floating_point())
+            modality = "text" if is_text else "image"
+        modality = self._modality(modality)
+        if isinstance(inputs, np.ndarray):
+            inputs = self.preprocess_images(inputs)
+        elif isinstance(inputs, (list, tuple)):
+            inputs = self.preprocess_texts(list(inputs))
+        elif isinstance(inputs, dict):
+            inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        else:
+            inputs = inputs.to(self.device)
+        embed = self._embed[modality]
+        if embed is None:
+            raise ValueError(f"Backbone {self.name!r} has no {modality} forward function.")
+        hooked = [name for name in layers if name != "embedding"]
+        want_embedding = "embedding" in layers
+        outputs, result = capture(self.model, hooked, lambda: embed(self.model, inputs),
+                                  stop_early=not want_embedding)
+        mask = None
+        if modality == "text":
+            if isinstance(inputs, dict) and "attention_mask" in inputs:
+                mask = inputs["attention_mask"]
+            elif self._text_mask is not None:
+                mask = self._text_mask(inputs)
+        feats = {}
+        for name in layers:
+            if name == "embedding":
+                out = result
+            else:
+                out = pool(outputs[name], pooling, mask=mask, modality=modality)
+            if normalize and out.ndim == 2:
+                out = torch.nn.functional.normalize(out, dim=-1)
+            feats[name] = out
+        return feats
+
+    def to(self, device):
+        """Move the model to ``device`` (in place); returns self."""
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        return self
+
+    def provenance(self):
+        """Backbone part of a FeatureSpace's provenance."""
+        return {"backbone": self.name, "weights_tag": self.weights_tag, "config": self.config}

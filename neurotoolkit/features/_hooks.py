@@ -6,7 +6,7 @@ Torch is imported inside the functions: this module is imported by
 
 from .._utils.validation import check_option
 
-__all__ = ["POOLINGS", "list_layers", "capture", "pool"]
+__all__ = ["POOLINGS", "capture", "list_layers", "pool"]
 
 POOLINGS = ("auto", "cls", "mean", "last", "avgpool", "flatten", "none")
 
@@ -29,7 +29,7 @@ def list_layers(module, prefix="", all_modules=False):
     names : list of str
         In registration order (which, for the usual models, is execution order).
     """
-    import torch.nn as nn
+    from torch import nn
 
     names = []
     containers = (nn.ModuleList, nn.Sequential)
@@ -41,13 +41,28 @@ def list_layers(module, prefix="", all_modules=False):
         if all_modules:
             names.append(name)
             continue
-        parent = name.rsplit(".", 1)[0] if "." in name else ""
         depth = name.count(".")
-        in_stack = parent in mods and parent != name and isinstance(mods[parent], containers)
+        in_stack = _is_stack_item(name, mods, containers) and not any(
+            _is_stack_item(anc, mods, containers) for anc in _ancestors(name)
+        )
         top = depth == root_depth and not isinstance(mod, containers) and not _is_dropout(mod)
         if in_stack or (top and _has_state(mod)):
             names.append(name)
     return names
+
+
+def _ancestors(name):
+    parts = name.split(".")
+    return [".".join(parts[:k]) for k in range(1, len(parts))]
+
+
+def _is_stack_item(name, mods, containers):
+    """A numbered block of a ModuleList / Sequential stack (e.g. "transformer.resblocks.3")."""
+    if "." in name:
+        parent, last = name.rsplit(".", 1)
+    else:
+        parent, last = "", name
+    return last.isdigit() and parent in mods and isinstance(mods[parent], containers)
 
 
 def _is_dropout(mod):
@@ -151,7 +166,8 @@ def pool(tensor, pooling, mask=None, modality="image"):
         ``mask`` for text); "last": last valid token (the EOT token of causal
         text models); "avgpool": spatial mean of feature maps (mean over tokens
         for token sequences); "flatten": everything after the first axis;
-        "none": unchanged. "auto" is "cls" for image token sequences, "mean"
+        "none": unchanged. Feature maps (n, c, h, w) are averaged over space by
+        every option except "flatten" and "none". "auto" is "cls" for image token sequences, "mean"
         for text, "avgpool" for feature maps; 2-D outputs are never changed.
     mask : torch.Tensor (n, n_tokens) | None
         1 for real tokens, 0 for padding (text inputs).
@@ -171,13 +187,8 @@ def pool(tensor, pooling, mask=None, modality="image"):
             pooling = "mean" if modality == "text" else "cls"
         else:
             pooling = "flatten"
-    if tensor.ndim == 4:
-        if pooling in ("avgpool", "mean"):
-            return tensor.mean(dim=(2, 3))
-        raise ValueError(
-            f"Invalid value for `pooling`: expected 'avgpool', 'mean', 'flatten' or 'none' for "
-            f"feature maps of shape {tuple(tensor.shape)}, got {pooling!r}."
-        )
+    if tensor.ndim == 4:  # feature maps: token poolings do not apply, average over space
+        return tensor.mean(dim=(2, 3))
     if tensor.ndim != 3:
         raise ValueError(
             f"Invalid value for `pooling`: {pooling!r} needs (n, tokens, d) or (n, c, h, w) "

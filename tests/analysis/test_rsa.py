@@ -170,3 +170,24 @@ def test_load_rdms_mat_errors(tmp_path):
     savemat(tmp_path / "other.mat", {"x": np.eye(3)})
     with pytest.raises(ValueError, match=r"struct array `RDMs`.*\['x'\]"):
         load_rdms_mat(tmp_path / "other.mat")
+
+
+def test_matches_rsatoolbox_on_real_rdms(objects92_dir, rng):
+    """Optional cross-check against rsatoolbox (skipped when it is not installed)."""
+    rsatoolbox = pytest.importorskip("rsatoolbox")
+    from rsatoolbox.inference.noise_ceiling import boot_noise_ceiling
+    from rsatoolbox.rdm import RDMs, compare
+
+    vecs, _ = load_rdms_mat(objects92_dir / "brain_rdms_hIT.mat", squareform=False)
+    subj = vecs.mean(axis=1)
+    model = rng.random(subj.shape[1])
+    theirs = RDMs(subj)
+    for ours, name in [("spearman", "spearman"), ("kendall_tau_a", "tau-a"), ("pearson", "corr"),
+                       ("cosine", "cosine")]:
+        ref = compare(RDMs(model[None]), theirs, method=name)[0]
+        np.testing.assert_allclose(compare_rdms(model, subj, ours), ref, atol=1e-10)
+        lo, up = boot_noise_ceiling(theirs, method=name, rdm_descriptor="index")
+        np.testing.assert_allclose(rdm_noise_ceiling(subj, ours), (lo, up), atol=1e-10)
+    B = rng.normal(size=(10, 30))
+    ref = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(B), method="euclidean").get_vectors()[0]
+    np.testing.assert_allclose(rdm(B, "sqeuclidean") / 30, ref, atol=1e-10)

@@ -7,7 +7,12 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from neurotoolkit.data._splits import make_cv
-from neurotoolkit.encoding import _alpha_path, default_alphas, solve_ridge, solve_ridge_cv
+from neurotoolkit.encoding import (
+    _alpha_path,
+    default_alphas,
+    solve_ridge,
+    solve_ridge_cv,
+)
 
 
 def _problem(rng, n=37, p=11, t=13, noise=1.0, offset=3.0):
@@ -429,3 +434,40 @@ def test_dual_float32_eigh_falls_back_on_ill_conditioned_kernels(rng):
     ref = solve_ridge_cv(X.astype(np.float64), Y.astype(np.float64), alphas, 4, solver="dual",
                          dtype="float64")
     np.testing.assert_allclose(res.cv_scores, ref.cv_scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["primal", "dual"])
+def test_extend_grid_rescored_targets_match_full_grid(rng, solver):
+    """Saturated targets re-scored on the added decades choose what the full grid chooses."""
+    n, p, t = 61, (7 if solver == "primal" else 90), 17
+    X = rng.standard_normal((n, p))
+    W = rng.standard_normal((p, t)) * np.where(np.arange(t) < 9, 3.0, 0.02)  # 9 strong
+    Y = X @ W + rng.standard_normal((n, t))
+    alphas = np.logspace(2, 4, 5)  # too large for the strong targets: low edge
+    with pytest.warns(UserWarning, match="saturation"):
+        plain = solve_ridge_cv(X, Y, alphas, 4, dtype="float64", solver=solver)
+    res = solve_ridge_cv(X, Y, alphas, 4, dtype="float64", solver=solver, extend_grid=True,
+                         saturation_threshold=1.0)
+    flagged = np.flatnonzero(plain.saturated)
+    assert flagged.size >= 5
+    np.testing.assert_array_equal(res.extended_targets, flagged)
+    step = 0.5  # decades between grid points
+    added = alphas[0] * 10.0 ** (-step * np.arange(6, 0, -1))  # 3 decades below
+    np.testing.assert_allclose(res.extended_alphas, np.concatenate([added, alphas]))
+    full = solve_ridge_cv(X, Y[:, flagged], res.extended_alphas, 4, dtype="float64",
+                          solver=solver, saturation_threshold=1.0)
+    np.testing.assert_allclose(res.extended_cv_scores, full.cv_scores, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.best_alphas[flagged], full.best_alphas)
+    assert (res.best_alphas[flagged] < alphas[0]).sum() >= flagged.size // 2
+    others = np.setdiff1d(np.arange(t), flagged)
+    np.testing.assert_array_equal(res.best_alphas[others], plain.best_alphas[others])
+    np.testing.assert_array_equal(res.best_alpha_index, plain.best_alpha_index)
+    np.testing.assert_allclose(res.cv_scores, plain.cv_scores)  # original grid kept
+    coef, b = solve_ridge(X, Y, res.best_alphas, dtype="float64", solver="primal")
+    np.testing.assert_allclose(res.intercept, b, rtol=1e-7, atol=1e-9)
+    if solver == "primal":
+        np.testing.assert_allclose(res.coef, coef, rtol=1e-7, atol=1e-9)
+    # the saturation count now judges the extended grid
+    assert res.n_saturated_low == int((full.best_alpha_index == 0).sum())
+    with pytest.raises(TypeError, match="extend_grid"):
+        solve_ridge_cv(X, Y, alphas, 4, extend_grid="yes")

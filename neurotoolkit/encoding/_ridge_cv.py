@@ -46,6 +46,11 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     %(memory_budget)s
     client : dask.distributed.Client | None
         Fit target chunks on this Dask cluster (same results as one process).
+    extend_grid : bool
+        When predictive targets choose an alpha at an edge of the grid, add
+        three decades on that side and re-score only those targets
+        (``cv_scores_`` stays on the original grid; see
+        ``results_.extended_alphas``).
     %(verbose)s
 
     Attributes
@@ -79,7 +84,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def __init__(self, alphas=None, cv=5, fit_intercept=True, scoring="r2", solver="auto",
                  alpha_selection="best", backend="numpy", device=None, dtype="float32",
-                 memory_budget=None, client=None, verbose=None):
+                 memory_budget=None, client=None, extend_grid=False, verbose=None):
         self.alphas = alphas
         self.cv = cv
         self.fit_intercept = fit_intercept
@@ -91,6 +96,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.dtype = dtype
         self.memory_budget = memory_budget
         self.client = client
+        self.extend_grid = extend_grid
         self.verbose = verbose
 
     @verbose_decorator
@@ -117,6 +123,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             scoring=self.scoring, solver=self.solver, alpha_selection=self.alpha_selection,
             backend=self.backend, device=self.device, dtype=self.dtype,
             memory_budget=self.memory_budget, return_weights="auto", client=self.client,
+            extend_grid=self.extend_grid,
         )
         self.results_ = res
         self.alphas_ = res.alphas

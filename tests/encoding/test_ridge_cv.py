@@ -117,3 +117,18 @@ def test_dask_client_param_matches_single_process(rng):
         out = RidgeCV(alphas=np.logspace(-2, 3, 6), dtype="float64", client=client).fit(X, Y)
     np.testing.assert_array_equal(out.best_alphas_, ref.best_alphas_)
     np.testing.assert_allclose(out.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+
+
+def test_extend_grid_moves_saturated_targets_off_the_edge(rng):
+    X, Y = _data(rng, n=80, p=30, t=9)
+    Y[:, :3] = rng.standard_normal((80, 3)) * 0.1 + X[:, :1] * 0.05   # weak signal: needs large alphas
+    narrow = np.logspace(-3, -1, 3)                                     # far too small
+    with pytest.warns(UserWarning, match="saturation"):
+        plain = RidgeCV(alphas=narrow, dtype="float64").fit(X, Y)
+    assert np.all(plain.best_alphas_ <= narrow[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ext = RidgeCV(alphas=narrow, dtype="float64", extend_grid=True).fit(X, Y)
+    assert ext.results_.extended_alphas is not None
+    assert ext.best_alphas_.max() > narrow[-1]
+    assert ext.cv_scores_.shape == (3, 9)      # stays on the original grid

@@ -27,7 +27,6 @@ from neurotoolkit._utils.validation import (
     check_consistent_length,
     check_fraction,
     check_int,
-    check_option,
     check_positive_array,
     describe,
 )
@@ -410,15 +409,9 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         -------
         scores : ndarray, shape (n_targets,) (float for a 1-D ``Y``)
         """
-        from ._scores import SCORINGS, score_correlation, score_neg_mse, score_r2
+        from ._scores import score_predictions
 
-        check_option("scoring", scoring, SCORINGS)
-        fn = {"r2": score_r2, "correlation": score_correlation, "neg_mse": score_neg_mse}
-        Y_pred = self.predict(X)
-        Y = np.asarray(Y)
-        if Y.shape != Y_pred.shape:
-            _raise("Y", f"an array of shape {Y_pred.shape}", f"shape {Y.shape}")
-        return fn[scoring](Y, Y_pred)
+        return score_predictions(Y, self.predict(X), scoring)
 
     @property
     def coef_by_space_(self):

@@ -10,8 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._utils.docs import fill_doc
 from .._utils.logging import verbose as verbose_decorator
-from .._utils.validation import _raise, check_option
-from ._scores import SCORINGS, score_correlation, score_neg_mse, score_r2
+from ._scores import score_predictions
 from ._solve_ridge import solve_ridge_cv
 
 __all__ = ["RidgeCV"]
@@ -178,13 +177,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         -------
         scores : ndarray, shape (n_targets,) (float for a 1-D ``Y``)
         """
-        check_option("scoring", scoring, SCORINGS)
-        fn = {"r2": score_r2, "correlation": score_correlation, "neg_mse": score_neg_mse}
-        Y_pred = self.predict(X)
-        Y = np.asarray(Y)
-        if Y.shape != Y_pred.shape:
-            _raise("Y", f"an array of shape {Y_pred.shape}", f"shape {Y.shape}")
-        return fn[scoring](Y, Y_pred)
+        return score_predictions(Y, self.predict(X), scoring)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -189,3 +189,25 @@ def scores_from_moments(scoring, n_test, sst, ycc, syc, cross, psum, quad, eps=1
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = 1.0 - sse / sst[None]
     return np.where(sst[None] > 0, r2, 0.0)
+
+
+def score_predictions(Y, Y_pred, scoring="r2"):
+    """Score predictions per target with one of :data:`SCORINGS`.
+
+    Parameters
+    ----------
+    Y, Y_pred : array, shape (n_samples, n_targets) or (n_samples,)
+    scoring : "r2" | "correlation" | "neg_mse"
+
+    Returns
+    -------
+    scores : ndarray, shape (n_targets,) (float for a 1-D ``Y``)
+    """
+    from .._utils.validation import _raise, check_option
+
+    check_option("scoring", scoring, SCORINGS)
+    Y = np.asarray(Y)
+    if Y.shape != np.shape(Y_pred):
+        _raise("Y", f"an array of shape {np.shape(Y_pred)}", f"shape {Y.shape}")
+    fn = {"r2": score_r2, "correlation": score_correlation, "neg_mse": score_neg_mse}
+    return fn[scoring](Y, Y_pred)

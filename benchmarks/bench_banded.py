@@ -79,7 +79,7 @@ def main():
     def reuse(Xs, Y):
         """The same CV search with the statistics computed once (what BandedRidgeCV does)."""
         from neurotoolkit._utils.backend import get_backend
-        from neurotoolkit.encoding._solve_ridge import GroupScaledStats
+        from neurotoolkit._ridge._solve_ridge import GroupScaledStats
 
         X = np.hstack(Xs)
         edges = np.cumsum([0] + [x.shape[1] for x in Xs])

@@ -119,7 +119,7 @@ def variance_partition(
         runs = np.asarray(runs)
         check_consistent_length(Y=Y, runs=runs)
     folds = _folds(train, test, cv, runs, len(Y))
-    from neurotoolkit.encoding._scores import score_r2
+    from neurotoolkit._ridge._scores import score_r2
 
     single, joint = _estimators(estimator, joint_estimator)
     subsets = [s for k in range(1, len(names) + 1) for s in combinations(range(len(names)), k)]

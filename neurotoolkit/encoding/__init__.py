@@ -3,8 +3,8 @@
 __all__ = []
 
 from ._ridge_cv import RidgeCV
-from ._scores import noise_normalized, score_correlation, score_neg_mse, score_r2
-from ._solve_ridge import RidgeCVResults, default_alphas, solve_ridge, solve_ridge_cv
+from .._ridge._scores import noise_normalized, score_correlation, score_neg_mse, score_r2
+from .._ridge._solve_ridge import RidgeCVResults, default_alphas, solve_ridge, solve_ridge_cv
 
 __all__ += [
     "RidgeCV",

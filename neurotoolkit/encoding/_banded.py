@@ -207,7 +207,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         from neurotoolkit._utils.backend import get_backend
 
-        from ._solve_ridge import GroupScaledStats, _resolve_folds, solve_ridge_cv
+        from .._ridge._solve_ridge import GroupScaledStats, _resolve_folds, solve_ridge_cv
 
         X_all, Y, names, slices = self._check_X(X, reset=True, y=Y)
         ravel = Y.ndim == 1
@@ -310,7 +310,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _refit(self, X_all, Y, best_iter, x_stats):
         """One ridge solve per distinct chosen gamma, with per-target alphas (the
         statistics of ``X_all`` in ``x_stats`` are reused: no kernel or Gram is recomputed)."""
-        from ._solve_ridge import solve_ridge
+        from .._ridge._solve_ridge import solve_ridge
 
         coef = np.zeros((X_all.shape[1], Y.shape[1]), dtype=np.dtype(self.dtype))
         intercept = np.zeros(Y.shape[1])
@@ -334,7 +334,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def _check_saturation(self, best_index, table, alphas, constant):
         """Warn when predictive targets chose alpha at an edge of the grid."""
-        from ._selection import saturation
+        from .._ridge._selection import saturation
 
         threshold = 1.0 if self.saturation_threshold is None else self.saturation_threshold
         check_fraction("saturation_threshold", threshold)
@@ -409,7 +409,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         -------
         scores : ndarray, shape (n_targets,) (float for a 1-D ``Y``)
         """
-        from ._scores import score_predictions
+        from .._ridge._scores import score_predictions
 
         return score_predictions(Y, self.predict(X), scoring)
 
@@ -504,7 +504,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         return gammas / gammas.sum(1, keepdims=True)
 
     def _grid(self, X_all, slices):
-        from ._solve_ridge import default_alphas
+        from .._ridge._solve_ridge import default_alphas
 
         if self.alphas is not None:
             return np.sort(check_positive_array("alphas", self.alphas)).astype(np.float64)

@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._utils.docs import fill_doc
 from .._utils.logging import verbose as verbose_decorator
-from ._scores import score_predictions
-from ._solve_ridge import solve_ridge_cv
+from .._ridge._scores import score_predictions
+from .._ridge._solve_ridge import solve_ridge_cv
 
 __all__ = ["RidgeCV"]
 

@@ -12,7 +12,7 @@ from ..data._noise_ceiling import noise_ceiling as _noise_ceiling
 from ..data._recording import Recording
 from ..data._splits import make_cv
 from ..features._feature_space import FeatureSpace
-from ._scores import noise_normalized, score_correlation, score_r2
+from .._ridge._scores import noise_normalized, score_correlation, score_r2
 
 __all__ = ["VoxelwiseEncoder", "load_encoder"]
 

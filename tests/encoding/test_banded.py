@@ -232,7 +232,7 @@ def test_sklearn_compatible(estimator, check):
 def test_reused_statistics_equal_scaled_design(rng, widths):
     """Statistics computed once and rescaled per gamma equal a fit on the scaled design."""
     from neurotoolkit._utils.backend import get_backend
-    from neurotoolkit.encoding._solve_ridge import (
+    from neurotoolkit._ridge._solve_ridge import (
         GroupScaledStats,
         solve_ridge,
         solve_ridge_cv,

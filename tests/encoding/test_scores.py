@@ -6,7 +6,7 @@ from scipy.stats import pearsonr
 from sklearn.metrics import mean_squared_error, r2_score
 
 from neurotoolkit.encoding import noise_normalized, score_correlation, score_neg_mse, score_r2
-from neurotoolkit.encoding._scores import scores_from_moments
+from neurotoolkit._ridge._scores import scores_from_moments
 
 
 def test_against_sklearn_and_scipy(rng):

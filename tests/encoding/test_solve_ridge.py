@@ -7,8 +7,8 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from neurotoolkit.data._splits import make_cv
+from neurotoolkit._ridge import _alpha_path
 from neurotoolkit.encoding import (
-    _alpha_path,
     default_alphas,
     solve_ridge,
     solve_ridge_cv,
@@ -370,7 +370,7 @@ def test_partition_mode_matches_brute_force(rng, fit_intercept):
 
 
 def test_out_of_memory_halves_the_batch(rng, monkeypatch):
-    from neurotoolkit.encoding._primal import PrimalPlan
+    from neurotoolkit._ridge._primal import PrimalPlan
 
     X, Y = _problem(rng, n=40, p=6, t=21)
     alphas = np.logspace(-1, 3, 5)

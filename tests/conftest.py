@@ -52,3 +52,21 @@ def eeglab_dir():
 def rng():
     """A seeded generator; tests must pass for any seed."""
     return np.random.default_rng(int(os.environ.get("NEUROTOOLKIT_TEST_SEED", "0")))
+
+
+@pytest.fixture(scope="module")
+def torch_single_thread():
+    """Run a module's tiny torch models on one thread (restored afterwards).
+
+    Thread start-up costs more than it saves on tiny models, and on a busy
+    2-core machine two threads contend (10-100x slower measured).
+    """
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -20,6 +20,7 @@ _EXTRAS = {
     "dask": ("dask[distributed]", "dask"),
     "distributed": ("dask[distributed]", "dask"),
     "himalaya": ("himalaya", "dev"),
+    "pycocoevalcap": ("pycocoevalcap", "captions"),
 }
 
 

@@ -230,6 +230,42 @@ class VoxelwiseEncoder(BaseEstimator):
         X = blocks[0] if len(blocks) == 1 else blocks
         return np.asarray(self.estimator_.predict(X))
 
+    def linear_readout(self):
+        """The fitted linear map from raw features to responses.
+
+        ``predict`` computes ``((X - feature_mean) / feature_scale) @ coef + intercept``
+        with ``X`` the raw features (all feature spaces side by side, in
+        ``space_names_`` order). Differentiable probes (activation
+        maximization, guided diffusion) apply it to features computed in torch.
+
+        Returns
+        -------
+        readout : dict
+            ``coef`` (n_features, n_units), ``intercept`` (n_units,),
+            ``feature_mean`` (n_features,), ``feature_scale`` (n_features,),
+            ``space_names`` (list of str), ``space_sizes`` (list of int).
+        """
+        check_is_fitted(self, "estimator_")
+        est = self.estimator_
+        coef = getattr(est, "coef_", None)
+        if coef is None:
+            if getattr(est, "dual_coef_", None) is not None and hasattr(est, "X_fit_"):
+                coef = est.X_fit_.T @ est.dual_coef_
+            else:
+                raise ValueError(
+                    f"Invalid value for `estimator`: {type(est).__name__} exposes no linear "
+                    "weights (`coef_`), so the encoder has no linear readout."
+                )
+        coef = np.asarray(coef, dtype=np.float64)
+        if coef.ndim == 1:
+            coef = coef[:, None]
+        mean = np.concatenate([self.feature_mean_[n] for n in self.space_names_])
+        scale = np.concatenate([self.feature_scale_[n] for n in self.space_names_])
+        intercept = np.broadcast_to(np.asarray(est.intercept_, dtype=np.float64), (coef.shape[1],))
+        return {"coef": coef, "intercept": intercept.copy(), "feature_mean": mean,
+                "feature_scale": scale, "space_names": list(self.space_names_),
+                "space_sizes": [len(self.feature_mean_[n]) for n in self.space_names_]}
+
     # ------------------------------------------------------------------ score
     def evaluate(self, recording, stimuli=None):
         """Per-unit held-out scores against the noise ceiling.

@@ -41,3 +41,28 @@ def test_encoder_objective_guides_tiny_diffusion(objects92_dir):
     images = torch.as_tensor(res.images)
     with torch.no_grad():
         np.testing.assert_allclose(objective(images).numpy(), res.scores, rtol=1e-4, atol=1e-5)
+
+
+def test_caption_prompts_drive_text_to_image():
+    """Issue 8's last step: ROI captions -> "a photo of a ..." prompts -> images through the
+    same diffusion pipeline (objective None, text guidance on). One prompt per seed; each image
+    is conditioned on its own prompt (a different prompt changes it, the same one reproduces it)."""
+    import pandas as pd
+
+    from neurotoolkit.probing import BrainGuidedDiffusion, prompts_for
+    from neurotoolkit.probing._embedding_generation import make_tiny_components
+
+    table = pd.DataFrame({"roi": ["FFA", "PPA"], "noun": ["face", "scene"]})
+    prompts = prompts_for(table)
+    assert prompts == ["a photo of a face", "a photo of a scene"]
+    comps = make_tiny_components(random_state=0, sample_size=8, block_out_channels=(16, 32),
+                                 vae_channels=(16, 32))
+    pipe = BrainGuidedDiffusion(unet=comps["unet"], vae=comps["vae"],
+                                text_encoder=comps["text_encoder"], tokenizer=comps["tokenizer"],
+                                objective=None, guidance_scale=0.0, text_guidance_scale=7.5,
+                                num_inference_steps=4, scheduler="ddim", device="cpu")
+    both = pipe.generate([0, 0], prompt=prompts).images
+    again = pipe.generate([0], prompt=prompts[:1]).images
+    assert both.shape == (2, 3, 16, 16)
+    np.testing.assert_allclose(both[:1], again, atol=1e-5)
+    assert np.abs(both[0] - both[1]).mean() > 1e-3

@@ -1,5 +1,6 @@
 """Torch training loop of the cross-subject decoders: AdamW, early stopping on a
-validation split, atomic checkpoints that a later call resumes from.
+validation split (validation retrieval or loss), atomic checkpoints that a later
+call resumes from.
 
 The loop owns the random state: it runs inside ``torch.random.fork_rng`` (the
 caller's global torch RNG is untouched), seeds it from ``seed`` and saves the
@@ -17,9 +18,11 @@ from .._utils.io import atomic_path
 from .._utils.logging import logger, progress
 from .._utils.optional import require
 
-__all__ = ["CHECKPOINT_VERSION", "run_training", "split_parameters"]
+__all__ = ["CHECKPOINT_VERSION", "MONITORS", "run_training", "split_parameters"]
 
-CHECKPOINT_VERSION = 1
+# 2: checkpoints store ``monitor`` and the best epoch
+CHECKPOINT_VERSION = 2
+MONITORS = ("retrieval", "loss")
 # below this many parameters, CPU training runs on one thread (restored afterwards): small
 # matrix products gain nothing from intra-op threads, which contend with other processes
 SMALL_MODEL = 2_000_000
@@ -41,12 +44,38 @@ def _cpu_state(module):
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
-def _load_checkpoint(torch, path, config):
+def _score(row, monitor):
+    """Sort key of an epoch, lower is better: (-val_retrieval, val_loss) or (val_loss,)."""
+    loss = row.get("val_loss", np.nan)
+    loss = np.inf if np.isnan(loss) else loss
+    if monitor == "loss":
+        return (loss,)
+    ret = row.get("val_retrieval", np.nan)
+    return (np.inf if np.isnan(ret) else -ret, loss)
+
+
+def _improves(new, best):
+    """``new`` is better than ``best`` (tolerances: 1e-9 on retrieval, 1e-7 on the loss)."""
+    if len(new) == 2:
+        if new[0] < best[0] - 1e-9:
+            return True
+        if new[0] > best[0] + 1e-9:
+            return False
+    return new[-1] < best[-1] - 1e-7
+
+
+def _load_checkpoint(torch, path, config, monitor):
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("version") != CHECKPOINT_VERSION:
         raise ValueError(
             f"Invalid value for `checkpoint`: expected a checkpoint of version "
             f"{CHECKPOINT_VERSION}, got {state.get('version')!r} in {path}."
+        )
+    if state.get("monitor") != monitor:
+        raise ValueError(
+            f"Invalid value for `monitor`: {path} was written with monitor="
+            f"{state.get('monitor')!r}, got {monitor!r}. Resume with the same `monitor`, or use "
+            "another checkpoint path."
         )
     if state["config"] != config:
         diff = sorted(k for k in set(config) | set(state["config"])
@@ -60,7 +89,7 @@ def _load_checkpoint(torch, path, config):
 
 def run_training(model, trainable, batches, loss_fn, val_fn, *, max_epochs, patience, lr,
                  weight_decay, seed, device, checkpoint=None, config=None, desc="training",
-                 verbose=None):
+                 monitor="loss", verbose=None):
     """Train ``model`` with AdamW and early stopping; returns the history DataFrame.
 
     Parameters
@@ -72,7 +101,8 @@ def run_training(model, trainable, batches, loss_fn, val_fn, *, max_epochs, pati
     batches : callable (epoch, generator) -> iterable of batches
     loss_fn : callable (batch, epoch, generator) -> (loss tensor, dict of floats)
     val_fn : callable () -> dict of floats with at least ``val_loss``, or None
-        None disables early stopping (the last epoch is kept).
+        None disables early stopping (the last epoch is kept). With
+        ``monitor="retrieval"`` it also returns ``val_retrieval``.
     max_epochs, patience : int
     lr, weight_decay : float
     seed : int
@@ -84,12 +114,17 @@ def run_training(model, trainable, batches, loss_fn, val_fn, *, max_epochs, pati
         What must match to resume (architecture, subjects, data sizes).
     desc : str
         Progress-bar label.
+    monitor : {"retrieval", "loss"}
+        What early stopping and the kept (best) epoch go by: the highest
+        ``val_retrieval``, ties broken by the lower ``val_loss``; or the
+        lowest ``val_loss``. Stored in checkpoints; resuming with another
+        value is an error.
 
     Returns
     -------
     history : pandas.DataFrame
         One row per epoch: ``epoch``, ``train_loss``, the keys returned by
-        ``loss_fn`` and ``val_fn``, ``seconds``.
+        ``loss_fn`` and ``val_fn``, ``seconds``, ``best`` (the kept epoch).
 
     Notes
     -----
@@ -107,22 +142,23 @@ def run_training(model, trainable, batches, loss_fn, val_fn, *, max_epochs, pati
         torch.set_num_threads(1)  # per-step overhead dominates; threads only contend
     try:
         return _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience, lr,
-                    weight_decay, seed, device, devices, checkpoint, config, desc, verbose)
+                    weight_decay, seed, device, devices, checkpoint, config, desc, monitor,
+                    verbose)
     finally:
         torch.set_num_threads(n_threads)
 
 
 def _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience, lr,
-         weight_decay, seed, device, devices, checkpoint, config, desc, verbose):
+         weight_decay, seed, device, devices, checkpoint, config, desc, monitor, verbose):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.AdamW(split_parameters(trainable, weight_decay), lr=lr)
-        state = dict(epoch=0, history=[], best_loss=np.inf, best_state=None, bad_epochs=0,
-                     stopped=False)
+        state = dict(epoch=0, history=[], best_score=None, best_epoch=None, best_state=None,
+                     bad_epochs=0, stopped=False)
         path = Path(checkpoint) if checkpoint is not None else None
         if path is not None and path.exists():
-            saved = _load_checkpoint(torch, path, config)
+            saved = _load_checkpoint(torch, path, config, monitor)
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             gen.set_state(saved["generator"])
@@ -153,9 +189,10 @@ def _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience
             if val_fn is not None:
                 with torch.no_grad():
                     row.update(val_fn())
-                if row["val_loss"] < state["best_loss"] - 1e-7:
-                    state.update(best_loss=row["val_loss"], best_state=_cpu_state(model),
-                                 bad_epochs=0)
+                score = _score(row, monitor)
+                if state["best_score"] is None or _improves(score, state["best_score"]):
+                    state.update(best_score=score, best_epoch=epoch + 1,
+                                 best_state=_cpu_state(model), bad_epochs=0)
                 else:
                     state["bad_epochs"] += 1
                     state["stopped"] = state["bad_epochs"] >= patience
@@ -165,10 +202,11 @@ def _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience
             bar.set_postfix(loss=f"{row['train_loss']:.3f}",
                             val=f"{row.get('val_loss', np.nan):.3f}")
             if path is not None:
-                _save(torch, path, model, optimizer, gen, state, config, devices, device)
+                _save(torch, path, model, optimizer, gen, state, config, monitor, devices,
+                      device)
             if state["stopped"]:
-                logger.info("Early stopping after epoch %d (best val_loss %.4f).",
-                            epoch + 1, state["best_loss"])
+                logger.info("Early stopping after epoch %d (best epoch %d by validation %s).",
+                            epoch + 1, state["best_epoch"], monitor)
         bar.close()
         if state["best_state"] is not None:
             model.load_state_dict(state["best_state"])
@@ -176,15 +214,16 @@ def _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience
     history = pd.DataFrame(state["history"])
     if len(history):
         history["best"] = False
-        if val_fn is not None:
-            history.loc[history["val_loss"].idxmin(), "best"] = True
+        if state["best_epoch"] is not None:
+            history.loc[history["epoch"] == state["best_epoch"], "best"] = True
         else:
             history.loc[history.index[-1], "best"] = True
     return history
 
 
-def _save(torch, path, model, optimizer, gen, state, config, devices, device):
-    payload = dict(version=CHECKPOINT_VERSION, config=config, model=_cpu_state(model),
+def _save(torch, path, model, optimizer, gen, state, config, monitor, devices, device):
+    payload = dict(version=CHECKPOINT_VERSION, config=config, monitor=monitor,
+                   model=_cpu_state(model),
                    optimizer=optimizer.state_dict(), generator=gen.get_state(),
                    torch_rng=torch.get_rng_state(),
                    cuda_rng=torch.cuda.get_rng_state(device) if devices else None, **state)

@@ -1,5 +1,7 @@
 """CrossSubjectDecoder, SubjectAdapters, adapt(), checkpoints and adaptation_curve."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,7 +63,9 @@ def test_fit_predict_far_above_chance(fitted, world):
     h = fitted.history_
     assert {"epoch", "train_loss", "contrastive", "mse", "mixup", "val_loss", "val_retrieval",
             "seconds", "best"} <= set(h.columns)
-    assert h["best"].sum() == 1 and h.loc[h["best"], "val_loss"].item() == h["val_loss"].min()
+    # default monitor="loss": the kept epoch has the lowest validation loss
+    assert h["best"].sum() == 1
+    assert h.loc[h["best"], "val_loss"].item() == h["val_loss"].min()
     assert h["mixup"].iloc[0] == 1.0 and h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]
     assert fitted.n_features_ == N_VOX and fitted.heads_ == {"embedding": Y.shape[1]}
 
@@ -121,6 +125,10 @@ def test_checkpoint_resume_equals_one_run(tmp_path, world):
                                straight.predict(X["sub-01"][:5], "sub-01"), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="different model or data"):
         CrossSubjectDecoder(**dict(kw, hidden_dim=16, checkpoint=ckpt)).fit(Xs, Ys)
+    # the checkpoint stores its monitor ("loss", the default): resuming with another fails
+    assert torch.load(ckpt, weights_only=False)["monitor"] == "loss"
+    with pytest.raises(ValueError, match="Invalid value for `monitor`.*monitor='loss'"):
+        CrossSubjectDecoder(**dict(kw, max_epochs=7, monitor="retrieval", checkpoint=ckpt)).fit(Xs, Ys)
 
 
 def test_pickle_roundtrip(fitted, world, tmp_path):
@@ -207,6 +215,10 @@ def test_errors(fitted, world):
         CrossSubjectDecoder(**FAST).fit({"sub-01": X["sub-01"]}, {"sub-01": Y[:10]})
     with pytest.raises(ValueError, match="Invalid value for `loss`"):
         CrossSubjectDecoder(**dict(FAST, loss="mse")).fit({"a": X["sub-01"]}, {"a": Y})
+    with pytest.raises(ValueError, match="Invalid value for `monitor`.*'retrieval', 'loss'"):
+        CrossSubjectDecoder(**dict(FAST, monitor="val_loss")).fit({"a": X["sub-01"]}, {"a": Y})
+    with pytest.raises(ValueError, match="Invalid value for `monitor`"):
+        fitted.adapt(X["new"], Y, subject="x", validation_fraction=0.2, monitor="accuracy")
     with pytest.raises(ValueError, match="Invalid value for `kind`"):
         CrossSubjectDecoder(**FAST, adapters=SubjectAdapters(kind="conv")).fit(
             {"a": X["sub-01"]}, {"a": Y})
@@ -231,6 +243,56 @@ def test_early_stopping_keeps_best_epoch(world):
     for s in ("sub-01", "sub-04"):
         np.testing.assert_allclose(dec.predict(X[s][:6], s), again.predict(X[s][:6], s),
                                    rtol=1e-4, atol=1e-5)
+
+
+def _monitor_run(world, monitor, n, **kw):
+    X, Y, train, _ = world
+    Xs, Ys = {s: X[s][train[:n]] for s in N_VOX}, {s: Y[train[:n]] for s in N_VOX}
+    # high lr, no mixup, no stopping: the validation loss and retrieval disagree on the best epoch
+    params = dict(FAST, lr=3e-2, mixup=0.0, validation_fraction=0.25, max_epochs=20,
+                  patience=100)
+    return CrossSubjectDecoder(**dict(params, monitor=monitor, **kw)).fit(Xs, Ys)
+
+
+def test_monitor_picks_best_epoch(world):
+    by = {m: _monitor_run(world, m, 120) for m in ("retrieval", "loss")}
+    h = by["retrieval"].history_
+    pd.testing.assert_frame_equal(h.drop(columns=["best", "seconds"]),
+                                  by["loss"].history_.drop(columns=["best", "seconds"]))
+    best = {m: int(d.history_.loc[d.history_["best"], "epoch"].item()) for m, d in by.items()}
+    assert best["retrieval"] == h.loc[h["val_retrieval"].idxmax(), "epoch"]
+    assert best["loss"] == h.loc[h["val_loss"].idxmin(), "epoch"]
+    assert best["retrieval"] != best["loss"]  # else this test could not tell them apart
+    # the kept weights are the monitored best epoch's: a run stopped there predicts the same
+    X, Y, train, _ = world
+    for m, d in by.items():
+        again = CrossSubjectDecoder(**dict(d.get_params(), max_epochs=best[m])).fit(
+            {s: X[s][train[:120]] for s in N_VOX}, {s: Y[train[:120]] for s in N_VOX})
+        np.testing.assert_allclose(d.predict(X["sub-02"][:6], "sub-02"),
+                                   again.predict(X["sub-02"][:6], "sub-02"), rtol=1e-4, atol=1e-5)
+
+
+def test_monitor_retrieval_ties_go_to_lower_loss(world):
+    h = _monitor_run(world, "retrieval", 60).history_
+    top = h[np.isclose(h["val_retrieval"], h["val_retrieval"].max(), rtol=0, atol=1e-9)]
+    assert len(top) > 1  # a tie on the highest retrieval, broken by the validation loss
+    assert h.loc[h["best"], "epoch"].item() == top.loc[top["val_loss"].idxmin(), "epoch"]
+    assert top["epoch"].iloc[0] != h.loc[h["best"], "epoch"].item()
+
+
+@pytest.mark.parametrize("monitor", ["retrieval", "loss"])
+def test_adapt_monitor(fitted, world, monitor):
+    X, Y, train, _ = world
+    dec = pickle.loads(pickle.dumps(fitted))
+    dec.adapt(X["new"][train], Y[train], subject="new", validation_fraction=0.3, max_epochs=15,
+              patience=100, monitor=monitor)
+    h = dec.adapt_history_["new"]
+    assert len(h) == 15 and h["best"].sum() == 1
+    # best = highest retrieval, then lowest loss; or lowest loss
+    keys = ["val_retrieval", "val_loss"] if monitor == "retrieval" else ["val_loss"]
+    order = h.sort_values(keys, ascending=[monitor != "retrieval", True][:len(keys)],
+                          kind="stable")
+    assert h.loc[h["best"], "epoch"].item() == order["epoch"].iloc[0]
 
 
 def test_simulated_subjects_cross_subject_and_adaptation():

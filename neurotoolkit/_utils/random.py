@@ -6,7 +6,7 @@ from numbers import Integral
 
 import numpy as np
 
-__all__ = ["check_random_state", "spawn"]
+__all__ = ["check_random_state", "seeded", "spawn"]
 
 
 def check_random_state(random_state):
@@ -40,3 +40,27 @@ def spawn(rng, n):
     return [np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(n)] if hasattr(
         rng.bit_generator, "seed_seq"
     ) else [np.random.default_rng(rng.integers(2**63)) for _ in range(n)]
+
+
+def seeded(random_state):
+    """(seed, context manager) that seeds torch's CPU RNG inside and restores the global state after.
+
+    None draws a fresh seed; an int is used as is. Random-init models, dropout
+    in training loops and tiny test models are reproducible without touching
+    the caller's torch random state.
+    """
+    from .optional import require
+
+    torch = require("torch", purpose="seeded torch random state")
+    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
+
+    class _Ctx:
+        def __enter__(self):
+            self._fork = torch.random.fork_rng(devices=[])
+            self._fork.__enter__()
+            torch.manual_seed(seed)
+
+        def __exit__(self, *exc):
+            return self._fork.__exit__(*exc)
+
+    return seed, _Ctx()

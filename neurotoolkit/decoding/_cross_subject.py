@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._utils.docs import fill_doc
 from .._utils.logging import logger, verbose
 from .._utils.optional import require
-from .._utils.random import check_random_state
+from .._utils.random import check_random_state, seeded
 from .._utils.validation import (
     check_fraction,
     check_int,
@@ -382,8 +382,7 @@ class CrossSubjectDecoder(BaseEstimator):
         self.adapters_ = adapters
         self._keys = {s: f"s{k}" for k, s in enumerate(subjects)}
         seed = self._seed()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed)[1]:
             self.model_ = _build_net(adapters, {self._keys[s]: xs[s].shape[1] for s in subjects},
                                      self.hidden_dim, self.n_blocks, self.dropout, self.heads_)
         self.model_.to(self.device_)
@@ -506,8 +505,7 @@ class CrossSubjectDecoder(BaseEstimator):
         mean, scale = _scale(xs[subject][rows])
         xs[subject] = (xs[subject] - mean) / scale
         key = self._keys.get(subject, f"s{len(self._keys)}")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed() + 1)
+        with seeded(self._seed() + 1)[1]:
             module = self.adapters_.build_module(xs[subject].shape[1]).to(self.device_)
         self.model_.adapters[key] = module
         if subject not in self.subjects_:

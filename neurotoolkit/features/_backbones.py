@@ -17,6 +17,7 @@ import numpy as np
 
 from .._utils.logging import logger
 from .._utils.optional import require
+from .._utils.random import seeded  # noqa: F401  (re-exported for the backbone factories)
 from .._utils.validation import check_option, describe
 from ._hooks import capture, list_layers, pool
 
@@ -207,23 +208,6 @@ def module_sha256(module):
         t = t.detach().cpu()
         h.update((t.float() if t.is_floating_point() else t).contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def seeded(random_state):
-    """(seed, context manager) that seeds torch without touching the global RNG state."""
-    torch = require("torch", purpose="random-init backbones")
-    seed = int(np.random.default_rng(random_state).integers(2**31 - 1)) if random_state is None else int(random_state)
-
-    class _Ctx:
-        def __enter__(self):
-            self._fork = torch.random.fork_rng(devices=[])
-            self._fork.__enter__()
-            torch.manual_seed(seed)
-
-        def __exit__(self, *exc):
-            return self._fork.__exit__(*exc)
-
-    return seed, _Ctx()
 
 
 class ImageTransform:

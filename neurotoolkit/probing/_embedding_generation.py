@@ -19,6 +19,7 @@ import numpy as np
 from .._utils.docs import fill_doc
 from .._utils.logging import resolve_level, verbose
 from .._utils.optional import require
+from .._utils.random import seeded
 from .._utils.validation import check_array, check_option
 from ._diffusers_io import DEFAULT_MODEL, _diffusers, _generators, load_pipeline
 
@@ -384,13 +385,11 @@ def make_tiny_components(
         ``StableDiffusionPipeline(**c, safety_checker=None,
         feature_extractor=None, requires_safety_checker=False)``.
     """
-    torch = require("torch")
+    require("torch")
     check_option("kind", kind, ["text2img", "unclip"])
     diffusers = _diffusers()
     transformers = _diffusers("transformers")
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(int(random_state))
+    with seeded(int(random_state))[1]:
         extra = {}
         if kind == "unclip":
             extra = {
@@ -475,6 +474,4 @@ def make_tiny_components(
                     )
                 ).eval(),
             )
-    finally:
-        torch.random.set_rng_state(state)
     return comps

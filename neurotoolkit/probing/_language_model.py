@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from .._utils.optional import require
+from .._utils.random import seeded
 from .._utils.validation import describe
 
 _FORMAT = "neurotoolkit.PrefixCaptioner"
@@ -53,7 +54,6 @@ def _resolve_language_model(language_model, tokenizer, random_state):
             "a model object, got None. Build one with build_word_tokenizer(captions)."
         )
     if isinstance(language_model, tf.PretrainedConfig):
-        from ..features._backbones import seeded
 
         _, ctx = seeded(random_state)
         with ctx:

@@ -16,7 +16,7 @@ from .._utils.docs import fill_doc
 from .._utils.io import atomic_path
 from .._utils.logging import logger, progress, verbose
 from .._utils.optional import require
-from .._utils.random import check_random_state
+from .._utils.random import check_random_state, seeded
 from .._utils.validation import (
     check_array,
     check_consistent_length,
@@ -152,7 +152,7 @@ class PrefixCaptioner:
     def _build(self, n_features, mapper_state=None):
         """Create ``language_model_``, ``tokenizer_``, ``mapper_`` (random or from a state dict)."""
         torch = _torch()
-        from ..features._backbones import resolve_device, seeded
+        from ..features._backbones import resolve_device
 
         self.device_ = resolve_device(self.device)
         P = check_int("prefix_length", self.prefix_length, min_value=1)
@@ -255,8 +255,6 @@ class PrefixCaptioner:
         if self.train_language_model:
             self.language_model_.train()
         logger.info("PrefixCaptioner: %d pairs, %d epochs, %d steps on %s", len(E), n_epochs, total, self.device_)
-        from ..features._backbones import seeded
-
         _, dropout_rng = seeded(self.random_state)  # dropout draws: reproducible, global RNG untouched
         with dropout_rng:
             for epoch in progress(range(n_epochs), desc="PrefixCaptioner.fit", verbose=verbose):

@@ -1,6 +1,5 @@
 """The cross-subject decoder on electrophysiology: (channel, time-window) units of simulated MEG."""
 
-import numpy as np
 import pytest
 
 from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
@@ -10,24 +9,15 @@ from neurotoolkit.decoding import (
     paired_responses,
     retrieval_accuracy,
 )
-from neurotoolkit.features import FeatureSpace
 
 pytest.importorskip("torch")
 
 
-def _gabor_pca(truth, k=10):
-    F = truth.features.astype(np.float64)
-    train = np.isin(truth.stimulus_ids, truth.train_ids)
-    Z = (F - F[train].mean(0)) / np.where(F[train].std(0) > 0, F[train].std(0), 1.0)
-    _, _, Vt = np.linalg.svd(Z[train], full_matrices=False)
-    return FeatureSpace(Z @ Vt[:k].T, truth.stimulus_ids, f"gabor-pca{k}")
-
-
-def test_cross_subject_decoder_on_meg_channel_window_units(torch_single_thread):
+def test_cross_subject_decoder_on_meg_channel_window_units(torch_single_thread, gabor_pca_space):
     stim = make_builtin_stimuli(n_per_category=60, size=64)  # 300 images: 240 train, 60 test
     ds = simulate_recordings(stimuli=stim, n_subjects=3, modality="meg", mode="time_resolved",
                              random_state=0)
-    fs = _gabor_pca(ds.truth)
+    fs = gabor_pca_space(ds.truth)
     assert {"channel", "tmin", "tmax"} <= set(ds.recordings[0].units.columns)
     train = {r.subject: paired_responses(r, fs, ids=ds.truth.train_ids) for r in ds.recordings}
     test = {r.subject: paired_responses(r, fs, ids=ds.truth.test_ids) for r in ds.recordings}

@@ -181,16 +181,6 @@ def test_paired_responses_errors():
 
 
 # ------------------------------------------------------------------ simulator
-def _pca_space(truth, k=10):
-    """PCA (fit on the training stimuli) of the simulator's true Gabor features."""
-    F = truth.features.astype(np.float64)
-    train = np.isin(truth.stimulus_ids, truth.train_ids)
-    mu, sd = F[train].mean(0), F[train].std(0)
-    Z = (F - mu) / np.where(sd > 0, sd, 1.0)
-    _, _, Vt = np.linalg.svd(Z[train], full_matrices=False)
-    return FeatureSpace(Z @ Vt[:k].T, truth.stimulus_ids, f"gabor-pca{k}")
-
-
 def _decode_subjects(ds, fs):
     rows = []
     for rec in ds.recordings:
@@ -205,9 +195,9 @@ def _decode_subjects(ds, fs):
     return pd.DataFrame(rows)
 
 
-def test_simulator_fmri_decoding_far_above_chance():
+def test_simulator_fmri_decoding_far_above_chance(gabor_pca_space):
     ds = simulate_recordings(n_subjects=4, random_state=0)
-    table = _decode_subjects(ds, _pca_space(ds.truth))
+    table = _decode_subjects(ds, gabor_pca_space(ds.truth))
     print("\nsimulated fMRI, 20-way retrieval / 2-way on held-out stimuli:\n", table)
     # measured: image 0.75-0.85, brain 0.75-0.9, 2-way 0.955-0.974 (chance 0.05 / 0.5)
     assert (table["chance"] == 1 / 20).all()
@@ -215,22 +205,22 @@ def test_simulator_fmri_decoding_far_above_chance():
     assert (table["two_way"] > 0.8).all()
 
 
-def test_simulator_ephys_channel_window_units():
+def test_simulator_ephys_channel_window_units(gabor_pca_space):
     ds = simulate_recordings(n_subjects=2, modality="meg", mode="time_resolved", random_state=0)
     rec = ds.recordings[0]
     assert {"channel", "tmin", "tmax"} <= set(rec.units.columns)
-    table = _decode_subjects(ds, _pca_space(ds.truth))
+    table = _decode_subjects(ds, gabor_pca_space(ds.truth))
     print("\nsimulated MEG (channel x window units):\n", table)
     # measured: retrieval 0.3-0.4 (chance 0.05), 2-way 0.86-0.89
     assert (table[["image", "brain"]].to_numpy() > 3 * 0.05).all()
     assert (table["two_way"] > 0.75).all()
 
 
-def test_simulator_ephys_decoding_per_time_window():
+def test_simulator_ephys_decoding_per_time_window(gabor_pca_space):
     # one decoder per window of (channel, window) units: identification follows the evoked
     # response (Card 9: "ridge per time point to the embedding, then retrieval")
     ds = simulate_recordings(n_subjects=1, modality="meg", mode="time_resolved", random_state=0)
-    rec, fs = ds.recordings[0], _pca_space(ds.truth)
+    rec, fs = ds.recordings[0], gabor_pca_space(ds.truth)
     two_way = {}
     for tmin in np.unique(rec.units["tmin"]):
         win = rec.select(units=(rec.units["tmin"] == tmin).to_numpy())

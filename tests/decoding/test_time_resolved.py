@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("mne")
 
-from neurotoolkit.data import Recording  # noqa: E402
-from neurotoolkit.decoding import (  # noqa: E402
+from neurotoolkit.data import Recording
+from neurotoolkit.decoding import (
     TimeResolvedScores,
     peak_score,
     time_resolved_decoding,

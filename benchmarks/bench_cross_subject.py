@@ -46,8 +46,8 @@ def parse():
 def make_data(n_per_category, n_test, n_subjects, voxel_scale, seed):
     from sklearn.decomposition import PCA
 
-    from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
-    from neurotoolkit.data._simulate import UNITS_FMRI
+    from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
+    from neurotoolkit.simulation._simulate import UNITS_FMRI
     from neurotoolkit.decoding import paired_responses
 
     stim = make_builtin_stimuli(n_per_category=n_per_category, size=64, random_state=seed)

@@ -156,8 +156,9 @@ def _to(module, device, dtype):
 
 
 def build(args, torch):
-    from neurotoolkit.probing import BrainGuidedDiffusion, make_tiny_components
-    from neurotoolkit.probing._guided_diffusion import _diffusers
+    from neurotoolkit.probing import BrainGuidedDiffusion
+    from neurotoolkit.testing import make_tiny_components
+    from neurotoolkit.probing.synthesis._guided_diffusion import _diffusers
 
     diffusers = _diffusers()
     device, dtype = args.device, getattr(torch, args.dtype)

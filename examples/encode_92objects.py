@@ -31,7 +31,7 @@ def main(argv=None):
             "neurotoolkit.data.fetch_92objects() and convert it to PNG."
         )
     stimuli = nt.data.StimulusSet.from_folder(folder)
-    sim = nt.data.simulate_recordings(stimuli=stimuli, n_subjects=2, n_repeats_train=2,
+    sim = nt.simulation.simulate_recordings(stimuli=stimuli, n_subjects=2, n_repeats_train=2,
                                       n_repeats_test=4, random_state=0)
     gabor = nt.features.GaborPyramid(image_size=64)
     space = nt.features.FeatureSpace(gabor.transform(stimuli), stimuli.ids, name="gabor")

@@ -37,7 +37,7 @@ def main(argv=None):
     import_torchvision()  # transformers' model modules import torchvision
     from transformers import GPT2Config
 
-    stimuli = nt.data.make_builtin_stimuli(n_per_category=12, size=64, random_state=0)
+    stimuli = nt.simulation.make_builtin_stimuli(n_per_category=12, size=64, random_state=0)
     feats = nt.features.GaborPyramid(image_size=64).transform(stimuli)
     rng = np.random.default_rng(0)
     test = np.zeros(len(stimuli), bool)

@@ -7,13 +7,17 @@ functions that use them).
 
 Subpackages
 -----------
-data       Recording, StimulusSet, the ground-truth simulator, noise ceilings.
-features   Stimulus features (weight-free Gabor pyramid, pretrained backbones).
-encoding   Ridge family with one alpha per target, delays, scores.
-decoding   Brain -> embedding decoders and retrieval metrics.
-probing    Image synthesis and captioning of selectivity.
-analysis   RSA, variance partitioning, ROI summaries.
-viz        Plots (imported lazily).
+data        Recording, StimulusSet, splits, noise ceilings; file adapters
+            (data.fmri, data.ephys) and public datasets (data.datasets).
+features    Stimulus features (weight-free Gabor pyramid, pretrained backbones).
+simulation  The ground-truth simulator.
+encoding    Ridge family with one alpha per target, delays, scores.
+decoding    Brain -> embedding decoders and retrieval metrics.
+probing     Image synthesis (probing.synthesis) and captioning
+            (probing.captioning) of selectivity.
+analysis    RSA, variance partitioning, ROI summaries.
+viz         Plots (imported lazily).
+testing     Tiny real components for tests and tutorials.
 """
 
 import importlib
@@ -23,11 +27,13 @@ __version__ = "0.1.0.dev0"
 _SUBMODULES = (
     "data",
     "features",
+    "simulation",
     "encoding",
     "decoding",
     "probing",
     "analysis",
     "viz",
+    "testing",
 )
 
 __all__ = list(_SUBMODULES) + ["__version__", "set_log_level"]

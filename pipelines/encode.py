@@ -64,7 +64,7 @@ def run(cfg, verbose=True):
     import pandas as pd
 
     from neurotoolkit.analysis import roi_summary
-    from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+    from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.viz import plot_roi_scores
 

@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .._utils.docs import fill_doc
 from .._utils.logging import verbose as verbose_decorator
-from ..data._gabor_core import (
+from ._gabor_core import (
     check_gabor_params,
     gabor_feature_table,
     gabor_features,
@@ -70,7 +70,7 @@ class GaborPyramid(TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from neurotoolkit.data import make_builtin_stimuli
+    >>> from neurotoolkit.simulation import make_builtin_stimuli
     >>> stim = make_builtin_stimuli(n_per_category=2)
     >>> X = GaborPyramid().fit_transform(stim)  # (10, 672)
     """

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._utils.optional import require
 from .._utils.validation import check_option, describe
-from ..data._gabor_core import (
+from ._gabor_core import (
     _pool_edges,
     check_gabor_params,
     gabor_feature_table,

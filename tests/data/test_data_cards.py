@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from neurotoolkit.data import list_data_cards, load_data_card, validate_data_card
-from neurotoolkit.data import _cards
+from neurotoolkit.data.datasets import _cards
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "data_cards"
 SLUGS = list_data_cards()

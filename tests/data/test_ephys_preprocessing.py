@@ -6,7 +6,7 @@ import pytest
 mne = pytest.importorskip("mne")
 
 from neurotoolkit.data import load_ephys, preprocess_raw  # noqa: E402
-from neurotoolkit.data._ephys_preprocessing import shaft_contacts  # noqa: E402
+from neurotoolkit.data.ephys._preprocessing import shaft_contacts  # noqa: E402
 
 SFREQ = 1000.0
 NAMES = ["LA1", "LA2", "LA3", "LA4", "RH1", "RH2", "RH4"]

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from neurotoolkit.data import fetch_haxby, get_data_home
-from neurotoolkit.data import _fetchers
+from neurotoolkit.data.datasets import _fetchers
 
 
 def _sha(data):

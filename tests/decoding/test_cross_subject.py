@@ -301,7 +301,7 @@ def test_simulated_subjects_cross_subject_and_adaptation():
     chance 0.02); adapter on 10 % of a new subject beats ridge on the same 10 % (0.32 vs 0.14)."""
     from sklearn.decomposition import PCA
 
-    from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+    from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
     from neurotoolkit.decoding import paired_responses, retrieval_accuracy
 
     stim = make_builtin_stimuli(n_per_category=80, size=64, random_state=0)

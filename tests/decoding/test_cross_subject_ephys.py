@@ -2,7 +2,7 @@
 
 import pytest
 
-from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
 from neurotoolkit.decoding import (
     CrossSubjectDecoder,
     RidgeDecoder,

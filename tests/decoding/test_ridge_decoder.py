@@ -10,7 +10,8 @@ from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from neurotoolkit.data import Recording, simulate_recordings
+from neurotoolkit.data import Recording
+from neurotoolkit.simulation import simulate_recordings
 from neurotoolkit.decoding import (
     RidgeDecoder,
     paired_responses,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
 from neurotoolkit.encoding import VoxelwiseEncoder, load_encoder
 from neurotoolkit.features import FeatureSpace, GaborPyramid
 

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neurotoolkit.data import StimulusSet
-from neurotoolkit.data._gabor_core import _pool_edges, check_gabor_params, gabor_filters
+from neurotoolkit.features._gabor_core import _pool_edges, check_gabor_params, gabor_filters
 from neurotoolkit.features import GaborPyramid, TorchGaborPyramid
 from neurotoolkit.features._backbones import get_backbone
 

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neurotoolkit.probing import ActivationMaximizer, EncoderObjective, SynthesisResult
-from neurotoolkit.probing._image_param import (
+from neurotoolkit.probing.synthesis._image_param import (
     COLOR_CORRELATION_SVD_SQRT,
     FourierImage,
     Jitter,
@@ -203,7 +203,8 @@ def test_face_roi_synthesis_beats_natural_images_and_is_face_selective(objects92
     its own feature space) calls faces, while images made for LOC (driven by
     "inanimate") are not called faces.
     """
-    from neurotoolkit.data import StimulusSet, simulate_recordings
+    from neurotoolkit.data import StimulusSet
+    from neurotoolkit.simulation import simulate_recordings
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.features import extract_features, get_backbone
     from neurotoolkit.probing import GroundTruthJudge, compare_to_natural

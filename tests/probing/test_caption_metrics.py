@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from neurotoolkit.probing._caption_metrics import caption_scores, tokenize_caption
+from neurotoolkit.probing.captioning._caption_metrics import caption_scores, tokenize_caption
 
 FAST = ["BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr"]
 
@@ -93,7 +93,7 @@ def test_simple_tokenizer_is_ptb_like():
     if shutil.which("java") is None:
         pytest.skip("no Java for the Stanford PTBTokenizer")
     pytest.importorskip("pycocoevalcap")
-    from neurotoolkit.probing._caption_metrics import _ptb_tokenize
+    from neurotoolkit.probing.captioning._caption_metrics import _ptb_tokenize
 
     flat = CANDS + [r for rs in REFS for r in rs]
     assert _ptb_tokenize(flat) == [tokenize_caption(t) for t in flat]

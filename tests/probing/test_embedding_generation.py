@@ -10,13 +10,13 @@ from neurotoolkit.features._backbones import import_torchvision
 
 import_torchvision()  # before diffusers pipelines pull torchvision (CPU torch + CUDA torchvision)
 
-from neurotoolkit.probing._embedding_generation import (
+from neurotoolkit.probing.synthesis._embedding_generation import (
     conditioning_dim,
     generate_from_embeddings,
     load_generator,
-    make_tiny_components,
     refine_img2img,
 )
+from neurotoolkit.testing import make_tiny_components
 
 SMALL = {"sample_size": 8, "block_out_channels": (16, 32), "vae_channels": (16, 32)}
 

@@ -10,10 +10,10 @@ from neurotoolkit.features._backbones import import_torchvision
 
 import_torchvision()  # before diffusers pipelines pull torchvision (CPU torch + CUDA torchvision)
 
-from neurotoolkit.probing._embedding_generation import make_tiny_components
-from neurotoolkit.probing._guidance import guided_epsilon
-from neurotoolkit.probing._guided_diffusion import BrainGuidedDiffusion
-from neurotoolkit.probing._guided_result import GuidedDiffusionResult
+from neurotoolkit.testing import make_tiny_components
+from neurotoolkit.probing.synthesis._guidance import guided_epsilon
+from neurotoolkit.probing.synthesis._guided_diffusion import BrainGuidedDiffusion
+from neurotoolkit.probing.synthesis._guided_result import GuidedDiffusionResult
 
 SMALL = {"sample_size": 8, "block_out_channels": (16, 32), "vae_channels": (16, 32)}
 

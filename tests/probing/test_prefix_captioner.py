@@ -6,13 +6,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from neurotoolkit.data import make_builtin_stimuli
-from neurotoolkit.probing._beam_search import _beam_search
-from neurotoolkit.probing._prefix_captioner import (
+from neurotoolkit.simulation import make_builtin_stimuli
+from neurotoolkit.probing.captioning._beam_search import _beam_search
+from neurotoolkit.probing.captioning._prefix_captioner import (
     PrefixCaptioner,
     load_prefix_captioner,
 )
-from neurotoolkit.probing._word_tokenizer import build_word_tokenizer
+from neurotoolkit.probing.captioning._word_tokenizer import build_word_tokenizer
 
 
 def _gpt2_config(tok, n_embd=64):
@@ -223,7 +223,7 @@ def _toy_brain(E, n_repeats, noise, seed):
 def test_brain_captioner_with_toy_linear_decoder(trained, data):
     from sklearn.linear_model import Ridge
 
-    from neurotoolkit.probing._brain_captioning import BrainCaptioner, caption_brain
+    from neurotoolkit.probing.captioning._brain_captioning import BrainCaptioner, caption_brain
 
     E, captions = data
     X, idx = _toy_brain(E, 6, 0.3, seed=0)
@@ -255,7 +255,7 @@ def test_brain_captioner_with_ridge_decoder(trained, data):
     decoding = pytest.importorskip("neurotoolkit.decoding")
     if not hasattr(decoding, "RidgeDecoder"):
         pytest.skip("neurotoolkit.decoding.RidgeDecoder not available")
-    from neurotoolkit.probing._brain_captioning import BrainCaptioner
+    from neurotoolkit.probing.captioning._brain_captioning import BrainCaptioner
 
     E, captions = data
     X, idx = _toy_brain(E, 6, 0.3, seed=0)

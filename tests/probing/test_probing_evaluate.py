@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
 from neurotoolkit.probing import (
     GroundTruthJudge,
     category_specificity,

@@ -11,11 +11,12 @@ def test_encoder_objective_guides_tiny_diffusion(objects92_dir):
     """A VoxelwiseEncoder fitted on a simulated subject over the 92 objects, turned into an
     EncoderObjective for its FFA, steers a tiny random-weight latent diffusion model: over the
     same 8 seeds, guided samples score higher than unguided ones, more so at a larger scale."""
-    from neurotoolkit.data import StimulusSet, simulate_recordings
+    from neurotoolkit.data import StimulusSet
+    from neurotoolkit.simulation import simulate_recordings
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.features import extract_features, get_backbone
     from neurotoolkit.probing import BrainGuidedDiffusion, EncoderObjective
-    from neurotoolkit.probing._embedding_generation import make_tiny_components
+    from neurotoolkit.testing import make_tiny_components
 
     stim = StimulusSet.from_folder(objects92_dir)
     sim = simulate_recordings(stimuli=stim, n_subjects=1, n_repeats_train=2, random_state=0)
@@ -50,7 +51,7 @@ def test_caption_prompts_drive_text_to_image():
     import pandas as pd
 
     from neurotoolkit.probing import BrainGuidedDiffusion, prompts_for
-    from neurotoolkit.probing._embedding_generation import make_tiny_components
+    from neurotoolkit.testing import make_tiny_components
 
     table = pd.DataFrame({"roi": ["FFA", "PPA"], "noun": ["face", "scene"]})
     prompts = prompts_for(table)

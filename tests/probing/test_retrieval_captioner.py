@@ -14,7 +14,7 @@ from neurotoolkit.probing import (
     pick_noun,
     prompts_for,
 )
-from neurotoolkit.probing._text import caption_frequencies, singular, tokenize
+from neurotoolkit.probing.captioning._text import caption_frequencies, singular, tokenize
 
 # ------------------------------------------------------------------------- text helpers
 
@@ -208,7 +208,7 @@ def simulated_captions():
     the images, standardised with the encoder's training statistics. The caption
     pool is a second, independently drawn builtin stimulus set with its captions.
     """
-    from neurotoolkit.data import make_builtin_stimuli, simulate_recordings
+    from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.features import FeatureSpace, GaborPyramid
 
@@ -269,7 +269,7 @@ def test_captions_predict_held_out_responses(simulated_captions):
 def test_selectivity_captioner_with_a_tiny_prefix_captioner():
     """The generative decoder (ClipCap-style PrefixCaptioner, tiny random GPT-2) plugs in."""
     torch = pytest.importorskip("torch")
-    from neurotoolkit.data import make_builtin_stimuli
+    from neurotoolkit.simulation import make_builtin_stimuli
     from neurotoolkit.features._backbones import import_torchvision
     from neurotoolkit.probing import PrefixCaptioner, build_word_tokenizer
 

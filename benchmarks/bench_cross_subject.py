@@ -88,7 +88,7 @@ def main():
           f"{data[subjects[0]][0].shape[0]}; test stimuli {n_test}; {n_way}-way retrieval")
 
     dec = CrossSubjectDecoder(hidden_dim=args.hidden_dim, max_epochs=epochs, patience=epochs,
-                              lr=1e-3, temperature=0.1, dropout=0.3, device=args.device,
+                              learning_rate=1e-3, temperature=0.1, dropout=0.3, device=args.device,
                               random_state=args.seed, verbose=False)
     t = time.perf_counter()
     dec.fit({s: data[s][0] for s in subjects}, {s: data[s][1] for s in subjects})

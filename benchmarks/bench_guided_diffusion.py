@@ -197,7 +197,7 @@ def run(bgd, emb, seeds, scale, torch, cuda):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    res = bgd.generate(seeds, guidance_scale=scale, prompt_embeds=emb)
+    res = bgd.generate(random_state=seeds, guidance_scale=scale, prompt_embeds=emb)
     if cuda:
         torch.cuda.synchronize()
     sec = time.perf_counter() - t0

@@ -116,9 +116,7 @@ def attribute_embedding():
 def clip_text_embedding(model="open_clip:ViT-B-32", pretrained="openai", checkpoint=None):
     """CLIP text embeddings of ``PROMPTS``, z-scored across categories (needs the weights)."""
     from neurotoolkit.features import get_backbone
-    from neurotoolkit.features._backbones import import_torchvision
 
-    import_torchvision()  # the venv's torchvision needs this before open_clip
     backbone = get_backbone(model, pretrained=pretrained, checkpoint=checkpoint, device="cpu")
     out = backbone.forward_features([PROMPTS[c] for c in CATEGORIES], layers=("embedding",),
                                     modality="text")
@@ -160,14 +158,15 @@ def decode_leave_runs_out(betas, features, alphas=None, runs_per_fold=1):
         decoder = RidgeDecoder(alphas=alphas, cv="runs").fit(X, Y, groups=train_rec.runs)
         pred = decoder.predict(Xt)
         ret = retrieval_accuracy(pred, Yt, n_way="all")
+        alpha = float(decoder.best_alphas_[0])  # one shared alpha (alpha_selection="shared")
         for direction, acc, chance in ret[["direction", "accuracy", "chance"]].itertuples(
                 index=False):
             rows.append({"fold": fold, "metric": f"{direction} retrieval ({len(Yt)}-way)",
-                         "accuracy": acc, "chance": chance, "alpha": decoder.alpha_})
+                         "accuracy": acc, "chance": chance, "alpha": alpha})
         two = two_way_identification(pred, Yt)
         rows.append({"fold": fold, "metric": "2-way identification",
                      "accuracy": float(two["accuracy"].iloc[0]), "chance": 0.5,
-                     "alpha": decoder.alpha_})
+                     "alpha": alpha})
     return pd.DataFrame(rows)
 
 

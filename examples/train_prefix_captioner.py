@@ -29,12 +29,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", default=None, help="save the trained captioner here (.pt)")
-    parser.add_argument("--device", default="cpu", help='torch device, e.g. "cuda"')
+    parser.add_argument("--device", default="auto", help='torch device: "auto" (CUDA when available), "cpu", "cuda"')
     args = parser.parse_args(argv)
 
-    from neurotoolkit.features._backbones import import_torchvision
-
-    import_torchvision()  # transformers' model modules import torchvision
     from transformers import GPT2Config
 
     stimuli = nt.simulation.make_builtin_stimuli(n_per_category=12, size=64, random_state=0)
@@ -52,7 +49,7 @@ def main(argv=None):
     config = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=96, vocab_size=len(tokenizer),
                         bos_token_id=None, eos_token_id=None)
     captioner = nt.probing.PrefixCaptioner(
-        config, tokenizer, prefix_length=4, train_language_model=True, n_epochs=args.epochs,
+        config, tokenizer, prefix_length=4, train_language_model=True, max_epochs=args.epochs,
         batch_size=16, learning_rate=3e-3, device=args.device, random_state=0)
     t0 = time.perf_counter()
     captioner.fit(E[~test], list(captions[~test]))
@@ -60,7 +57,7 @@ def main(argv=None):
     print(f"trained on {(~test).sum()} pairs in {time.perf_counter() - t0:.1f} s; loss per epoch "
           + " ".join(f"{v:.2f}" for v in losses[:: max(1, len(losses) // 8)]) + f" ... {losses[-1]:.3f}")
 
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "captioner.pt"
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp()) / "captioner.h5"
     captioner.save(out)
     captioner = nt.probing.load_prefix_captioner(out, device=args.device)
     generated = captioner.caption(E[test], num_beams=5)

@@ -9,15 +9,21 @@ per unit and subject), ``roi_summary.csv``, ``roi_scores.png`` and
 """
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from neurotoolkit._utils.io import atomic_path, atomic_write_text
-from neurotoolkit._utils.logging import logger, set_log_level
+from neurotoolkit import set_log_level
+
+# a child of the package logger: set_log_level and the package handler apply to it
+logger = logging.getLogger("neurotoolkit.pipelines")
 
 DEFAULTS = {
     "name": "encode",
@@ -140,6 +146,28 @@ def run(cfg, verbose=True):
     atomic_write_text(out_dir / "report.md", "\n".join(report) + "\n")
     logger.info("Report written to %s (%.1f s)", out_dir / "report.md", elapsed)
     return out_dir
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; move it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes),
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _has_tabulate():

@@ -1,16 +1,18 @@
 """Per-target scores: R^2, Pearson r, negative MSE, noise-normalized scores.
 
-Conventions (METHODS.md, Card 1): ``R^2 = 1 - SS_res / SS_tot`` with the
-*test* mean in ``SS_tot`` (himalaya's convention, also scikit-learn's
-``r2_score``); a target with zero variance scores 0; a prediction with zero
-variance has correlation 0; NaN or inf in either input raises.
+Conventions: ``R^2 = 1 - SS_res / SS_tot`` with the *test* mean in
+``SS_tot`` (himalaya's convention, also scikit-learn's ``r2_score``). A score
+that is undefined (fewer than 2 samples, a constant target, or for the
+correlation a constant prediction) is NaN, with a warning that says why;
+NaN or inf in either input raises, and so do empty inputs.
 All functions accept a leading axis on ``y_pred`` (for example one
 prediction per alpha) and compute in float64.
 """
 
 import numpy as np
 
-from .._utils.validation import _raise, check_array, check_option
+from .._utils.logging import warn
+from .._utils.validation import _raise, _short_list, check_array, check_option
 
 __all__ = ["score_r2", "score_correlation", "score_neg_mse", "noise_normalized", "SCORINGS"]
 
@@ -18,7 +20,7 @@ SCORINGS = ("r2", "correlation", "neg_mse")
 
 
 def _check_pair(y_true, y_pred):
-    y_true = check_array("y_true", y_true, ndim=(1, 2))
+    y_true = check_array("y_true", y_true, ndim=(1, 2), min_samples=1)
     y_pred = check_array("y_pred", y_pred, ndim=(1, 2, 3))
     one_d = y_true.ndim == 1
     if one_d:
@@ -47,26 +49,73 @@ def _finish(scores, one_d):
     return scores
 
 
+def _constant(y, axis):
+    """True where ``y`` takes a single value along ``axis`` (exact, no tolerance)."""
+    return np.ptp(y, axis=axis) == 0
+
+
+def _warn_undefined(func, score, n_samples, true_const, pred_const=None):
+    """NaN mask of undefined scores, with one warning that says why."""
+    undefined = np.broadcast_to(true_const, pred_const.shape) if pred_const is not None \
+        else true_const
+    if pred_const is not None:
+        undefined = undefined | pred_const
+    if not undefined.any():
+        return undefined
+    n_targets = undefined.shape[-1]
+    if n_samples < 2:
+        warn(f"{func}: {score} is undefined with fewer than 2 samples (got {n_samples}); "
+             f"returning NaN for all {n_targets} target(s). Score on at least 2 samples.")
+        return undefined
+    parts = []
+    if true_const.any():
+        cols = np.flatnonzero(true_const)
+        parts.append(f"`y_true` is constant (zero variance) for target(s) {_short_list(cols)}")
+    if pred_const is not None and pred_const.any():
+        cols = np.flatnonzero(pred_const.reshape(-1, n_targets).any(axis=0))
+        parts.append(f"`y_pred` is constant for target(s) {_short_list(cols)}")
+    fixes = []
+    if true_const.any():
+        fixes.append("drop constant targets (Recording(..., drop_constant=True))")
+    if pred_const is not None and pred_const.any():
+        fixes.append("check why the predictions are flat (e.g. a very large alpha)")
+    n_bad = int(undefined.reshape(-1, n_targets).any(axis=0).sum())
+    warn(f"{func}: {score} is undefined for {n_bad} of {n_targets} target(s), returned as NaN: "
+         + " and ".join(parts) + ". To fix, " + " or ".join(fixes) + "; np.nanmean averages "
+         "the other targets.")
+    return undefined
+
+
 def score_r2(y_true, y_pred):
     """Coefficient of determination per target.
 
     Parameters
     ----------
     y_true : array, shape (n_samples, n_targets) or (n_samples,)
+        At least 1 sample; NaN or inf raise.
     y_pred : array, shape (n_samples, n_targets) or (n_predictions, n_samples, n_targets)
 
     Returns
     -------
     r2 : array, shape (n_targets,) or (n_predictions, n_targets)
         ``1 - sum((y - y_pred)^2) / sum((y - mean(y))^2)`` with the mean of
-        ``y_true``; 0 where ``y_true`` is constant. A float for 1-D inputs.
+        ``y_true``. A float for 1-D inputs. NaN where it is undefined: with
+        fewer than 2 samples, and for targets where ``y_true`` is constant
+        (zero variance, so the denominator is 0); a ``UserWarning`` then
+        says which targets and why.
+
+    Warns
+    -----
+    UserWarning
+        When some scores are undefined (returned as NaN).
     """
     y_true, y_pred, one_d = _check_pair(y_true, y_pred)
     sst = ((y_true - y_true.mean(0)) ** 2).sum(0)
     sse = ((y_true - y_pred) ** 2).sum(-2)
+    undefined = _warn_undefined("score_r2", "R^2", y_true.shape[0], _constant(y_true, 0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = 1.0 - sse / sst
-    r2 = np.where(sst > 0, r2, 0.0)
+        r2 = 1.0 - sse / np.where(undefined, 1.0, sst)
+    r2 = np.where(undefined, np.nan, r2)
     return _finish(r2, one_d)
 
 
@@ -76,12 +125,21 @@ def score_correlation(y_true, y_pred):
     Parameters
     ----------
     y_true : array, shape (n_samples, n_targets) or (n_samples,)
+        At least 1 sample; NaN or inf raise.
     y_pred : array, shape (n_samples, n_targets) or (n_predictions, n_samples, n_targets)
 
     Returns
     -------
     r : array, shape (n_targets,) or (n_predictions, n_targets)
-        0 where ``y_true`` or ``y_pred`` is constant.
+        A float for 1-D inputs. NaN where it is undefined (as
+        :func:`scipy.stats.pearsonr`): with fewer than 2 samples, and for
+        targets where ``y_true`` or ``y_pred`` is constant (zero variance);
+        a ``UserWarning`` then says which targets and why.
+
+    Warns
+    -----
+    UserWarning
+        When some scores are undefined (returned as NaN).
     """
     y_true, y_pred, one_d = _check_pair(y_true, y_pred)
     yt = y_true - y_true.mean(0)
@@ -89,11 +147,13 @@ def score_correlation(y_true, y_pred):
     num = (yt * yp).sum(-2)
     vt = (yt**2).sum(0)
     vp = (yp**2).sum(-2)
-    den = np.sqrt(vt * vp)
+    undefined = _warn_undefined("score_correlation", "the correlation", y_true.shape[0],
+                                _constant(y_true, 0), _constant(y_pred, -2))
+    den = np.sqrt(np.where(undefined, 1.0, vt * vp))
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = num / den
-    r = np.where((vt > 0) & (vp > 0), r, 0.0)
-    return _finish(np.clip(r, -1.0, 1.0), one_d)
+        r = np.clip(num / den, -1.0, 1.0)
+    r = np.where(undefined | (den == 0), np.nan, r)
+    return _finish(r, one_d)
 
 
 def score_neg_mse(y_true, y_pred):

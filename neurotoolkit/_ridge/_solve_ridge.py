@@ -1,7 +1,7 @@
 """Cross-validated ridge with one alpha per target, from sufficient statistics.
 
-``solve_ridge_cv`` is the engine behind :class:`~neurotoolkit.encoding.RidgeCV`
-(METHODS.md, Card 1). Per fold it decomposes the training design once
+``solve_ridge_cv`` is the engine behind :class:`~neurotoolkit.encoding.RidgeCV`.
+Per fold it decomposes the training design once
 (primal: eigh of the (p, p) Gram in float64; dual: eigh of the (n_tr, n_tr)
 kernel) and scores every alpha from rotated statistics, so no per-alpha
 solution or prediction matrix is ever formed. Targets are streamed in
@@ -239,8 +239,8 @@ class GroupScaledStats:
 @fill_doc
 @verbose_decorator
 def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, scoring="r2",
-                   solver="auto", alpha_selection="best", refit=True, backend="numpy",
-                   device=None, dtype="float32", memory_budget=None,
+                   solver="auto", alpha_selection="best", refit=True, backend="auto",
+                   device="auto", dtype="float32", memory_budget=None,
                    saturation_threshold=0.05, return_fold_scores=False,
                    return_weights="auto", client=None, extend_grid=False, verbose=None,
                    _x_stats=None):
@@ -273,7 +273,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         targets (argmax of the mean over targets).
     refit : bool
         Refit on all samples with each target's alpha.
-    backend : "numpy" | "torch"
+    %(backend)s
     %(device)s
     dtype : "float32" | "float64"
         Working precision of the large products (decompositions are always
@@ -430,7 +430,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
             ext = _extend_grid(
                 X, Y, alphas, folds, flagged, best_idx, fold_scores, alpha_selection,
                 {"fit_intercept": fit_intercept, "scoring": scoring, "solver": plan.solver,
-                 "backend": backend, "device": device, "dtype": dtype,
+                 "backend": be, "dtype": dtype,
                  "memory_budget": memory_budget, "_x_stats": _x_stats})
             best_alpha[ext["targets"]] = ext["best"]
             edge_lo = best_idx == int(np.argmin(alphas))
@@ -500,8 +500,8 @@ def _extend_grid(X, Y, alphas, folds, flagged, best_idx, fold_scores, alpha_sele
             "edge_lo": idx == 0, "edge_hi": idx == grid.size - 1}
 
 
-def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="numpy",
-                device=None, dtype="float32", memory_budget=None, return_weights=True,
+def solve_ridge(X, Y, alpha, *, fit_intercept=True, solver="auto", backend="auto",
+                device="auto", dtype="float32", memory_budget=None, return_weights=True,
                 _x_stats=None):
     """Ridge solution for a fixed alpha, scalar or one per target, in one pass.
 

@@ -4,16 +4,22 @@ Compute code asks this layer for arrays and for the few operations whose
 spelling differs between numpy and torch (creation, casting, indexing rows,
 eigendecomposition, moving back to numpy). Everything else is written with
 operators that both libraries share (``@``, ``*``, ``.T``, ``.sum(0)``).
-torch is imported only when the torch backend is asked for.
+
+Which library and device run is decided once, by :func:`resolve_backend`,
+from ``backend="auto"`` and ``device="auto"`` (the defaults everywhere):
+torch when the device asks for a GPU, numpy otherwise. Devices are resolved
+by :func:`neurotoolkit._utils.device.resolve_device`, the one resolver.
+torch is imported only when it is installed and a GPU could be used.
 """
 
 import numpy as np
 
-from .optional import require
+from .device import _check_device_value, cuda_available, resolve_device
 from .validation import check_option
 
-__all__ = ["Backend", "get_backend", "to_numpy"]
+__all__ = ["BACKENDS", "Backend", "get_backend", "resolve_backend", "to_numpy"]
 
+BACKENDS = ("auto", "numpy", "torch")
 _DTYPES = ("float32", "float64")
 
 
@@ -24,46 +30,82 @@ def to_numpy(a):
     return np.asarray(a)
 
 
+def _is_auto(device):
+    return device is None or (isinstance(device, str) and device == "auto")
+
+
+def _is_cpu(device):
+    return str(device).split(":")[0] == "cpu"
+
+
+def resolve_backend(backend="auto", device="auto"):
+    """Decide the array library and the device of a computation.
+
+    Parameters
+    ----------
+    backend : "auto" | "numpy" | "torch"
+        "auto": torch when ``device`` asks for a GPU (an explicit
+        "cuda"/"cuda:N"/"mps" or torch.device, or "auto" while torch sees a
+        CUDA device), numpy otherwise.
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | "mps" | torch.device | None
+        None is accepted as "auto".
+
+    Returns
+    -------
+    name : "numpy" | "torch"
+    device : "cpu" | torch.device
+        "cpu" for numpy; the resolved ``torch.device`` for torch.
+
+    Raises
+    ------
+    ValueError
+        ``backend="numpy"`` with a non-CPU device, or a device that is not
+        available (from :func:`~neurotoolkit._utils.device.resolve_device`).
+    """
+    check_option("backend", backend, BACKENDS)
+    _check_device_value(device, "device")
+    if backend == "auto":
+        if _is_auto(device):
+            backend = "torch" if cuda_available() else "numpy"
+        else:
+            backend = "numpy" if _is_cpu(device) else "torch"
+    if backend == "numpy":
+        if not (_is_auto(device) or _is_cpu(device)):
+            raise ValueError(
+                f"Invalid value for `device`: expected 'auto' or 'cpu' with backend='numpy', "
+                f"got {device!r}. Use backend='auto' (or 'torch') to run on {str(device)!r}."
+            )
+        return "numpy", "cpu"
+    return "torch", resolve_device(device, purpose="backend='torch'")
+
+
 class Backend:
     """Array namespace for one (library, device, dtype) choice.
 
     Parameters
     ----------
-    name : "numpy" | "torch"
-    device : str | None
-        Torch device; None picks CUDA when available, else the CPU. Must be
-        None or "cpu" for numpy.
+    name : "auto" | "numpy" | "torch"
+    device : "auto" | str | torch.device | None
+        Resolved with ``name`` by :func:`resolve_backend`.
     dtype : "float32" | "float64"
         Working precision of the large arrays.
     """
 
-    def __init__(self, name="numpy", device=None, dtype="float32"):
-        check_option("backend", name, ("numpy", "torch"))
+    def __init__(self, name="auto", device="auto", dtype="float32"):
         check_option("dtype", str(np.dtype(dtype)) if dtype is not None else dtype, _DTYPES)
+        name, device = resolve_backend(name, device)
         self.name = name
+        self.device = device
         self.dtype_name = str(np.dtype(dtype))
         self.itemsize = np.dtype(dtype).itemsize
         if name == "numpy":
-            if device not in (None, "cpu"):
-                raise ValueError(
-                    f"Invalid value for `device`: expected None or 'cpu' with backend='numpy', "
-                    f"got {device!r}. Use backend='torch' to run on {device!r}."
-                )
-            self.device = "cpu"
             self.dtype = np.dtype(dtype)
             self.float64 = np.dtype("float64")
             self.oom_errors = (MemoryError,)
         else:
-            torch = require("torch", purpose="backend='torch'")
+            import torch
+
             self._torch = torch
-            if device is None:
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.device = torch.device(device)
-            if self.device.type == "cuda" and not torch.cuda.is_available():
-                raise ValueError(
-                    f"Invalid value for `device`: expected 'cpu' or an available CUDA device, "
-                    f"got {device!r} but torch.cuda.is_available() is False."
-                )
             self.dtype = getattr(torch, self.dtype_name)
             self.float64 = torch.float64
             oom = [MemoryError]
@@ -156,8 +198,11 @@ class Backend:
             self._torch.cuda.empty_cache()
 
 
-def get_backend(backend="numpy", device=None, dtype="float32"):
-    """Return a :class:`Backend` (or ``backend`` itself if it already is one)."""
+def get_backend(backend="auto", device="auto", dtype="float32"):
+    """Return a :class:`Backend` (or ``backend`` itself if it already is one).
+
+    See :func:`resolve_backend` for how ``backend`` and ``device`` are decided.
+    """
     if isinstance(backend, Backend):
         return backend
     return Backend(backend, device=device, dtype=dtype)

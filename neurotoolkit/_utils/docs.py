@@ -16,9 +16,15 @@ docdict = {
     "data_home": """data_home : str | path-like | None
     Folder for downloaded datasets. None resolves to the environment
     variable ``NEUROTOOLKIT_DATA``, then ``~/neurotoolkit_data``.""",
-    "device": """device : str | None
-    Torch device ("cpu", "cuda", "cuda:1"). None picks CUDA when available,
-    else the CPU.""",
+    "device": """device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device
+    Where torch computations run. "auto" (the default; None is accepted as
+    "auto") picks CUDA when torch sees a GPU, else the CPU; asking for an
+    unavailable device raises an error.""",
+    "backend": """backend : "auto" | "numpy" | "torch"
+    Array library of the linear algebra. "auto" (the default) uses torch
+    when ``device`` asks for a GPU ("cuda", "cuda:N", or "auto" while torch
+    sees one) and numpy otherwise; ``device="cuda"`` alone is enough.
+    ``backend="numpy"`` with a GPU device is an error.""",
     "memory_budget": """memory_budget : int | str | None
     Upper bound on working memory for this call, in bytes or as a string
     such as "4GB". None uses 70 % of the available memory (free GPU memory

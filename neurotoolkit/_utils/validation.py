@@ -18,6 +18,10 @@ __all__ = [
     "check_consistent_length",
     "check_int",
     "check_fraction",
+    "check_min_samples",
+    "check_nonblank_strings",
+    "check_image_files",
+    "check_image_array",
     "describe",
 ]
 
@@ -159,7 +163,9 @@ def check_array(
             dims = " or ".join(f"{d}-D" for d in allowed)
             _raise(name, f"a {dims} array", f"shape {arr.shape}")
     if min_samples is not None and (arr.ndim == 0 or arr.shape[0] < min_samples):
-        _raise(name, f"at least {min_samples} samples along axis 0", f"shape {arr.shape}")
+        unit = "sample" if min_samples == 1 else "samples"
+        _raise(name, f"at least {min_samples} {unit} along axis 0",
+               f"an empty array of shape {arr.shape}" if arr.size == 0 else f"shape {arr.shape}")
     if not allow_nan and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         if arr.ndim == 2:
@@ -202,6 +208,161 @@ def check_consistent_length(**arrays):
             f"Inconsistent lengths: {names} must have the same number of samples "
             f"(first axis), got {detail}."
         )
+
+
+def check_min_samples(name, n_samples, min_samples, reason=None, fix=None, what="samples"):
+    """Check that ``n_samples >= min_samples`` (a count known at ``fit``).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message (e.g. ``"X['sub-01']"``).
+    n_samples : int
+        Number of samples received.
+    min_samples : int
+        Smallest number that makes the computation meaningful.
+    reason : str | None
+        Why that many are needed, e.g. ``"to z-score the responses"``.
+    fix : str | None
+        What the user can do.
+    what : str
+        What is counted (plural), e.g. ``"distinct stimuli"``.
+
+    Returns
+    -------
+    n_samples : int
+    """
+    n_samples = int(n_samples)
+    if n_samples < min_samples:
+        why = f" {reason}" if reason else ""
+        _raise(name, f"at least {min_samples} {what}{why}", f"{n_samples}", fix)
+    return n_samples
+
+
+def check_nonblank_strings(name, values):
+    """Check a sequence of strings with no empty or whitespace-only entry.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages.
+    values : sequence of str
+
+    Returns
+    -------
+    values : list of str
+
+    Raises
+    ------
+    TypeError
+        When an entry is not a string (its position is named).
+    ValueError
+        When entries are blank; the message gives how many and where.
+    """
+    values = list(values)
+    for k, v in enumerate(values):
+        if not isinstance(v, str):
+            _raise(name, "a sequence of strings", f"{describe(v)} at position {k}",
+                   exc=TypeError)
+    blank = [k for k, v in enumerate(values) if not v.strip()]
+    if blank:
+        _raise(
+            name,
+            "non-empty strings",
+            f"{len(blank)} blank or whitespace-only string(s) at positions {_short_list(blank)}",
+            "Remove them (and their rows in any paired array) first.",
+        )
+    return values
+
+
+def check_image_files(name, paths):
+    """Check that every path is an existing file that PIL decodes as an image.
+
+    Each file is opened with ``PIL.Image.open(path).verify()``, which reads
+    the header and checks the data without decoding the pixels; the first
+    bad file is named in the error.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages.
+    paths : sequence of path-like
+
+    Returns
+    -------
+    paths : list of str
+    """
+    import os
+
+    from PIL import Image
+
+    out = []
+    for k, path in enumerate(paths):
+        check_type(f"{name}[{k}]", path, "path-like")
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"Invalid value for `{name}`: expected existing image files, got '{path}' "
+                f"(position {k}), which does not exist."
+            )
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except Exception as err:  # PIL raises many types (OSError, SyntaxError, struct.error)
+            raise ValueError(
+                f"Invalid value for `{name}`: expected image files that PIL can read, got "
+                f"'{path}' (position {k}), which is not a valid image ({type(err).__name__}: "
+                f"{str(err)[:120]}). Remove or replace that file."
+            ) from None
+        out.append(path)
+    return out
+
+
+def check_image_array(name, images, channels=(1, 3, 4), min_images=1, atol=1e-4):
+    """Check a batch of images: shape, dtype and value range.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in error messages.
+    images : array, shape (n_images, height, width) or (n_images, height, width, n_channels)
+        uint8 (0-255) or floats in [0, 1].
+    channels : tuple of int
+        Allowed sizes of the last axis of 4-D arrays.
+    min_images : int
+        Smallest number of images.
+    atol : float
+        Float values may exceed [0, 1] by this much (rounding of resampling).
+
+    Returns
+    -------
+    images : ndarray
+        The input as a numpy array (not converted).
+    """
+    arr = np.asarray(images)
+    shapes = "(n_images, height, width)" + "".join(
+        f" or (n_images, height, width, {c})" for c in channels)
+    if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in channels):
+        _raise(name, f"an image array {shapes}", describe(arr))
+    if arr.shape[0] < min_images or 0 in arr.shape:
+        _raise(name, f"at least {min_images} non-empty image(s) {shapes}",
+               f"an empty array of shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind != "f":
+        _raise(name, "uint8 images (0-255) or floats in [0, 1]", describe(arr),
+               "Convert with images.astype(np.uint8) (0-255) or images / 255.0.", exc=TypeError)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        where = np.flatnonzero(~finite.reshape(len(arr), -1).all(axis=1))
+        _raise(name, "finite pixel values (no NaN or inf)",
+               f"non-finite values in image(s) {_short_list(where)}")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < -atol or hi > 1 + atol:
+        _raise(name, "float images in [0, 1] (or uint8 in 0-255)",
+               f"values in [{lo:.4g}, {hi:.4g}]",
+               "Divide 0-255 floats by 255, or convert them to np.uint8.")
+    return arr
 
 
 def _short_list(values, limit=8):

@@ -365,7 +365,7 @@ def load_rdms_mat(fname, squareform=True):
 
     Returns
     -------
-    rdms : array (*shape, n_cond, n_cond) | (*shape, n_pairs)
+    rdms : array, shape ``(*shape, n_cond, n_cond)`` | ``(*shape, n_pairs)``
         ``shape`` is the struct array's shape with singleton axes dropped,
         (4, 2) = (subjects, sessions) for ``brain_rdms_hIT.mat``.
     names : array of str, shape ``shape``

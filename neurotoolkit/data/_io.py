@@ -1,8 +1,9 @@
-"""Save and load Recordings as HDF5 files.
+"""Save and load Recordings as checksummed HDF5 files.
 
-Layout (format ``neurotoolkit.Recording``, version 1)::
+Layout (format ``neurotoolkit.Recording``, version 2; the container, its JSON
+header and sha256 checksum are those of :mod:`neurotoolkit._utils.safe_io`)::
 
-    /                 attrs: format, format_version, subject, modality, space (JSON)
+    /                 attrs: neurotoolkit (JSON header), subject, modality, space (JSON)
     /responses        (n_trials, n_units), dtype kept
     /stimulus_ids     (n_trials,) UTF-8 strings
     /runs             (n_trials,) ints/floats, or strings (attr kind="str"); absent if None
@@ -11,6 +12,8 @@ Layout (format ``neurotoolkit.Recording``, version 1)::
     /meta             attrs json: meta with arrays replaced by {"__ndarray__": "a00000"}
     /meta/a00000...   the numpy arrays found in meta
 
+The checksum is verified on load: a truncated or altered file raises an error
+naming the file. Version 1 files (no checksum) still load, with a warning.
 The file is written to a temporary file next to ``fname`` and moved over it
 only when complete, so an interrupted save never leaves a broken file and
 never destroys an existing one.
@@ -22,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._utils.io import atomic_path
+from .._utils.safe_io import FileFormatError, open_container, write_container
 from .._utils.logging import warn
 from .._utils.validation import check_type
 
 __all__ = ["save_recording", "load_recording"]
 
 FORMAT = "neurotoolkit.Recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksummed container (safe_io); 1: no checksum
 _SUFFIXES = (".h5", ".hdf5")
 
 
@@ -222,8 +225,6 @@ def save_recording(recording, fname, overwrite=False):
     JSON with its numpy arrays as datasets; tuples come back as lists, and
     values that are neither (e.g. a DataFrame) are dropped with a warning.
     """
-    import h5py
-
     from ._recording import Recording
 
     check_type("recording", recording, Recording)
@@ -232,9 +233,7 @@ def save_recording(recording, fname, overwrite=False):
         raise FileExistsError(
             f"Invalid value for `fname`: '{fname}' exists; pass overwrite=True to replace it."
         )
-    with atomic_path(fname) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
+    with write_container(fname, "Recording", FORMAT_VERSION) as f:
         f.attrs["subject"] = recording.subject
         f.attrs["modality"] = recording.modality
         f.attrs["space"] = json.dumps(recording.space)
@@ -270,25 +269,18 @@ def load_recording(fname):
     -------
     Recording
     """
-    import h5py
-
     from ._recording import Recording
 
     fname = _check_fname(fname)
-    if not fname.exists():
-        raise FileNotFoundError(f"Invalid value for `fname`: no such file '{fname}'.")
-    with h5py.File(fname, "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(
-                f"Invalid value for `fname`: '{fname}' is not a neurotoolkit Recording file "
-                f"(format attribute {f.attrs.get('format')!r})."
-            )
-        version = int(f.attrs["format_version"])
-        if version > FORMAT_VERSION:
-            raise ValueError(
-                f"'{fname}' has format version {version}, newer than this neurotoolkit reads "
-                f"({FORMAT_VERSION}); upgrade neurotoolkit."
-            )
+    with open_container(fname, "Recording", FORMAT_VERSION, allow_legacy=True) as (f, header):
+        if header is None:
+            if f.attrs.get("format") != FORMAT:
+                raise FileFormatError(
+                    f"Invalid value for `fname`: '{fname}' is not a neurotoolkit Recording file "
+                    f"(format attribute {f.attrs.get('format')!r})."
+                )
+            warn(f"'{fname}' was saved by an older neurotoolkit (Recording format 1) without a "
+                 "checksum, so corruption cannot be detected; save it again to add one.")
         runs = None
         if "runs" in f:
             dset = f["runs"]

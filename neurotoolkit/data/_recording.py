@@ -20,6 +20,9 @@ class Recording:
     responses : array, shape (n_trials, n_units)
         One row per trial (or per TR in time-series mode), one column per
         unit (voxel, vertex, electrode, sensor, or (channel, window) pair).
+        At least 1 trial and 1 unit: an empty array raises a ``ValueError``,
+        and so does dropping every unit, or selecting none with
+        :meth:`select` or :meth:`select_trials`.
     stimulus_ids : sequence of str, shape (n_trials,)
         Key of the stimulus shown on each trial, into a :class:`StimulusSet`.
         Repeated ids are repeats. In time-series mode, ``""`` marks rows
@@ -69,6 +72,7 @@ class Recording:
         drop_constant=False,
     ):
         responses = check_array("responses", responses, ndim=2, allow_nan=True)
+        _check_not_empty("responses", responses.shape)
         stimulus_ids = np.asarray([str(s) for s in stimulus_ids], dtype=object)
         if stimulus_ids.ndim != 1 or len(stimulus_ids) != responses.shape[0]:
             raise ValueError(
@@ -137,6 +141,12 @@ class Recording:
                 responses = responses[:, ~const]
                 units = units.loc[~const]
                 meta["dropped_units"] = list(meta.get("dropped_units", [])) + names
+        if responses.shape[1] == 0:
+            raise ValueError(
+                "Invalid value for `responses`: expected at least 1 unit left after dropping "
+                f"non-finite or constant units, got none ({len(meta['dropped_units'])} dropped, "
+                f"e.g. {meta['dropped_units'][:5]}). Check the data before dropping units."
+            )
         self.responses = responses
         self.stimulus_ids = stimulus_ids
         self.units = units
@@ -226,6 +236,14 @@ class Recording:
                         f"Invalid value for `units`: unknown unit name(s) {missing[:5]}."
                     )
                 mask &= self.units.index.isin(names)
+        if not mask.any():
+            what = ("`units`" if roi is None
+                    else "`roi` and `units`" if units is not None else "`roi`")
+            raise ValueError(
+                f"Invalid value for {what}: expected a selection of at least 1 unit, got none of "
+                f"the {self.n_units} units (roi={roi!r}). An empty Recording cannot be fitted "
+                "or scored."
+            )
         return self._replace(responses=self.responses[:, mask], units=self.units.loc[mask])
 
     def select_trials(self, mask_or_index):
@@ -235,6 +253,12 @@ class Recording:
             raise ValueError(
                 f"Invalid value for `mask_or_index`: expected a mask of shape ({self.n_trials},), "
                 f"got {idx.shape}."
+            )
+        if (idx.sum() if idx.dtype == bool else idx.size) == 0:
+            raise ValueError(
+                "Invalid value for `mask_or_index`: expected a selection of at least 1 trial, got "
+                f"none of the {self.n_trials} trials. An empty Recording cannot be fitted or "
+                "scored."
             )
         return self._replace(
             responses=self.responses[idx],
@@ -461,6 +485,17 @@ class Recording:
             arr[..., v] = values[..., sel]
             out[h] = arr
         return out
+
+
+def _check_not_empty(name, shape):
+    """Raise when a (n_trials, n_units) array has no trial or no unit."""
+    if shape[0] == 0 or shape[1] == 0:
+        axis = "trial (row)" if shape[0] == 0 else "unit (column)"
+        raise ValueError(
+            f"Invalid value for `{name}`: expected at least 1 trial and 1 unit (n_trials, "
+            f"n_units), got shape {shape} with no {axis}. Check the loading or selection step "
+            "that produced it."
+        )
 
 
 _HEMI = {"left": "left", "lh": "left", "l": "left", "right": "right", "rh": "right", "r": "right"}

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._utils.validation import check_type, describe
+from .._utils.validation import _raise, check_image_array, check_image_files, check_type, describe
 
 __all__ = ["StimulusSet"]
 
@@ -30,10 +30,31 @@ class StimulusSet:
         Name of the set, e.g. "92objects".
     meta : dict | None
         Provenance (source folder, licence, generator parameters).
+    verify_images : bool
+        If True (default), every image file is opened with PIL at
+        construction (``Image.open(path).verify()``, which does not decode
+        the pixels), and a missing file or one that is not an image (say, a
+        text file named ``.png``) raises an error that names it. Pass False
+        only for very large sets whose files were checked before.
+
+    Raises
+    ------
+    ValueError
+        No ids, duplicated ids, a length mismatch, array images that are not
+        uint8 or floats in [0, 1] (NaN and inf included), or an image file
+        that PIL cannot read.
+    FileNotFoundError
+        An image path that does not exist.
     """
 
-    def __init__(self, ids, images=None, captions=None, categories=None, name="stimuli", meta=None):
+    def __init__(self, ids, images=None, captions=None, categories=None, name="stimuli", meta=None,
+                 verify_images=True):
+        if isinstance(ids, str):
+            _raise("ids", "a sequence of stimulus ids", describe(ids),
+                   "Wrap a single id in a list.", exc=TypeError)
         ids = [str(i) for i in ids]
+        if not ids:
+            _raise("ids", "at least 1 stimulus id", "an empty sequence")
         if len(set(ids)) != len(ids):
             dup = pd.Series(ids)[pd.Series(ids).duplicated()].unique()[:5].tolist()
             raise ValueError(
@@ -53,6 +74,7 @@ class StimulusSet:
                 raise ValueError(
                     f"Invalid value for `images`: expected {n} entries (one per id), got {len(images)}."
                 )
+            _check_images(images, verify_images)
         if captions is not None and len(captions) != n:
             raise ValueError(
                 f"Invalid value for `captions`: expected {n} entries (one per id), got {len(captions)}."
@@ -119,6 +141,7 @@ class StimulusSet:
             categories=None if self.categories is None else self.categories.iloc[idx],
             name=self.name,
             meta=self.meta,
+            verify_images=False,  # checked when this set was built
         )
 
     # ------------------------------------------------------------------ images
@@ -173,7 +196,7 @@ class StimulusSet:
         return np.stack(imgs)
 
     @classmethod
-    def from_folder(cls, folder, categories=None, name=None, pattern=None):
+    def from_folder(cls, folder, categories=None, name=None, pattern=None, verify_images=True):
         """Build a StimulusSet from a folder of images.
 
         Parameters
@@ -189,6 +212,10 @@ class StimulusSet:
             Defaults to the folder name.
         pattern : str | None
             Glob pattern, default all common image suffixes.
+        verify_images : bool
+            Open every file with PIL and name any that is not an image (a
+            file is checked by its content, not its suffix); see
+            :class:`StimulusSet`.
         """
         folder = Path(folder)
         if not folder.is_dir():
@@ -214,7 +241,25 @@ class StimulusSet:
             categories=categories,
             name=name or folder.name,
             meta={"source": str(folder)},
+            verify_images=verify_images,
         )
+
+
+def _check_images(images, verify_files):
+    """Array images: uint8 or finite floats in [0, 1]; files: readable by PIL."""
+    if isinstance(images, np.ndarray) and images.dtype != object:
+        check_image_array("images", images, channels=(3,))
+        return
+    paths = [(k, im) for k, im in enumerate(images) if isinstance(im, (str, Path))]
+    for k, im in enumerate(images):
+        if not isinstance(im, (str, Path)):
+            arr = np.asarray(im)
+            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
+                _raise(f"images[{k}]", "a path or an image array (height, width[, 3])",
+                       describe(arr))
+            check_image_array(f"images[{k}]", arr[None], channels=(3,))
+    if verify_files and paths:
+        check_image_files("images", [p for _, p in paths])
 
 
 def _align_categories(frame, ids):

@@ -1,4 +1,5 @@
-"""Subject adapters: each subject's voxels into one shared latent (METHODS.md Card 4).
+"""Subject adapters: each subject's voxels into one shared latent (MindEye2, Scotti
+et al., ICML 2024; MindBridge, Wang et al., CVPR 2024).
 
 Two kinds:
 

@@ -1,4 +1,5 @@
-"""Contrastive losses of the cross-subject decoders (METHODS.md Card 4).
+"""Contrastive losses of the cross-subject decoders (MindEye, Scotti et al.,
+NeurIPS 2023; MindEye2, ICML 2024).
 
 All losses take torch tensors ``pred`` (brain embeddings, B x d) and
 ``target`` (stimulus embeddings, B x d), flatten anything after the batch

@@ -1,75 +1,50 @@
 """Cross-subject decoder: subject adapters, a shared residual MLP and heads to
-target spaces, trained contrastively (METHODS.md Card 4; MindEye2-like).
+target spaces, trained contrastively (MindEye2; Scotti et al., ICML 2024).
 
-Input parsing lives in ``_subject_data``; ``top1_retrieval`` and
-``adaptation_curve`` in ``_adaptation``."""
+The network lives in ``_decoder_net``, input parsing in ``_subject_data``;
+``top1_retrieval`` and ``adaptation_curve`` in ``_adaptation``."""
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.device import resolve_device
 from .._utils.docs import fill_doc
-from .._utils.logging import logger, verbose
+from .._utils.logging import logger, verbose, warn
 from .._utils.optional import require
 from .._utils.random import check_random_state, seeded
 from .._utils.validation import (
+    check_array,
     check_fraction,
     check_int,
+    check_min_samples,
     check_option,
     check_type,
     describe,
 )
 from ._adaptation import top1_retrieval
 from ._adapters import SubjectAdapters
-from ._contrastive import check_temperature, info_nce, mixco, mixco_loss, soft_clip
+from ._contrastive import check_temperature
+from ._decoder_net import _DecoderTraining, build_net
 from ._subject_data import _parse_xy, _responses, _scale, _split_rows
-from ._training import MONITORS, run_training
+from ._training import MONITORS
 
 __all__ = ["CrossSubjectDecoder"]
 
+_DEPRECATED = "deprecated"
 
-# ------------------------------------------------------------------ torch model
-def _build_net(adapters, n_features, hidden_dim, n_blocks, dropout, head_dims):
-    torch = require("torch", "CrossSubjectDecoder")
-    nn = torch.nn
 
-    class Block(nn.Module):
-        """``x + Lin(Drop(GELU(Lin(LN(x)))))``."""
-
-        def __init__(self):
-            super().__init__()
-            self.norm = nn.LayerNorm(hidden_dim)
-            self.fc1 = nn.Linear(hidden_dim, hidden_dim)
-            self.drop = nn.Dropout(dropout)
-            self.fc2 = nn.Linear(hidden_dim, hidden_dim)
-
-        def forward(self, x):
-            return x + self.fc2(self.drop(torch.nn.functional.gelu(self.fc1(self.norm(x)))))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.adapters = nn.ModuleDict(
-                {k: adapters.build_module(v) for k, v in n_features.items()})
-            self.backbone = nn.Sequential(
-                nn.Identity() if adapters.latent_dim == hidden_dim
-                else nn.Linear(adapters.latent_dim, hidden_dim),
-                *[Block() for _ in range(n_blocks)])
-            self.heads = nn.ModuleDict({h: nn.Sequential(nn.LayerNorm(hidden_dim),
-                                                         nn.Linear(hidden_dim, d))
-                                        for h, d in head_dims.items()})
-
-        def forward(self, chunks):
-            """``chunks``: list of (adapter key, (n_k, V_k) tensor) -> dict head -> (sum n_k, d)."""
-            z = torch.cat([self.adapters[k](x) for k, x in chunks], dim=0)
-            z = self.backbone(z)
-            return {h: head(z) for h, head in self.heads.items()}
-
-    return Net()
+def _renamed_lr(lr, learning_rate, where):
+    """``learning_rate``, or the deprecated ``lr`` (with a FutureWarning) when it was given."""
+    if isinstance(lr, str) and lr == _DEPRECATED:
+        return learning_rate
+    warn(f"`lr` of {where} is deprecated and will be removed in the next release: use "
+         f"`learning_rate={lr!r}` instead.", FutureWarning)
+    return lr
 
 
 @fill_doc
-class CrossSubjectDecoder(BaseEstimator):
+class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
     """Decode stimulus embeddings from several subjects with one shared network.
 
     Each subject's voxels go through its own adapter (:class:`SubjectAdapters`)
@@ -110,7 +85,7 @@ class CrossSubjectDecoder(BaseEstimator):
         stimuli per subject the retrieval peak is noisy, and in tutorial 05
         stopping on the loss decodes held-out stimuli better (0.744 vs 0.683
         image retrieval).
-    lr, weight_decay : float
+    learning_rate, weight_decay : float
         AdamW; no weight decay on biases and normalisation parameters.
     validation_fraction : float in [0, 1)
         Share of each subject's stimuli held out for early stopping (all
@@ -124,12 +99,17 @@ class CrossSubjectDecoder(BaseEstimator):
     %(device)s
     %(random_state)s
     %(verbose)s
+    lr : float
+        Deprecated spelling of ``learning_rate`` (FutureWarning); removed in
+        the next release.
 
     Attributes
     ----------
     subjects_ : list of str
     heads_ : dict
-        Head name -> target dimension.
+        Head name -> target dimension, in the order of ``Y`` at fit.
+    device_ : torch.device
+        Where the model lives (``device`` resolved).
     model_ : torch.nn.Module
         ``adapters`` (ModuleDict), ``backbone``, ``heads``.
     history_ : pandas.DataFrame
@@ -154,19 +134,25 @@ class CrossSubjectDecoder(BaseEstimator):
     constant. :meth:`adapt` follows STTM / MindBridge reset-tuning (new
     adapter only), not MindEye2's full fine-tuning.
 
+    :meth:`predict` always returns one array (one head, ``head=``) and
+    :meth:`predict_heads` a dict of all heads; :meth:`score` is the R^2 of
+    the predicted embeddings (scikit-learn's regressor score) and
+    :meth:`score_retrieval` the all-way top-1 retrieval accuracy.
+
     Examples
     --------
     >>> dec = CrossSubjectDecoder(hidden_dim=128, max_epochs=30)  # doctest: +SKIP
     >>> dec.fit({"sub-01": X1, "sub-02": X2}, {"sub-01": Y1, "sub-02": Y2})  # doctest: +SKIP
     >>> dec.predict(X1_test, subject="sub-01")  # doctest: +SKIP
+    >>> dec.score_retrieval(X1_test, Y1_test, subject="sub-01")  # doctest: +SKIP
     >>> dec.adapt(X3_small, Y3_small, subject="sub-03")  # doctest: +SKIP
     """
 
     def __init__(self, adapters=None, hidden_dim=512, n_blocks=2, dropout=0.15, loss="softclip",
                  temperature=0.05, mixup=0.33, mse_weight=1.0, max_epochs=100, batch_size=64,
-                 lr=3e-4, weight_decay=1e-2, patience=10, validation_fraction=0.1,
-                 monitor="loss", checkpoint=None, device=None, random_state=0,
-                 verbose=None):
+                 learning_rate=3e-4, weight_decay=1e-2, patience=10, validation_fraction=0.1,
+                 monitor="loss", checkpoint=None, device="auto", random_state=0,
+                 verbose=None, lr=_DEPRECATED):
         self.adapters = adapters
         self.hidden_dim = hidden_dim
         self.n_blocks = n_blocks
@@ -177,7 +163,7 @@ class CrossSubjectDecoder(BaseEstimator):
         self.mse_weight = mse_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -186,6 +172,7 @@ class CrossSubjectDecoder(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.lr = lr
 
     # -------------------------------------------------------------- checks
     def _check_params(self):
@@ -207,10 +194,11 @@ class CrossSubjectDecoder(BaseEstimator):
         check_int("max_epochs", self.max_epochs, min_value=1)
         check_int("batch_size", self.batch_size, min_value=2)
         check_int("patience", self.patience, min_value=1)
-        for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
+        self._learning_rate = _renamed_lr(self.lr, self.learning_rate, "CrossSubjectDecoder")
+        name = "learning_rate" if isinstance(self.lr, str) and self.lr == _DEPRECATED else "lr"
+        for name, value in ((name, self._learning_rate), ("weight_decay", self.weight_decay)):
             check_type(name, value, "numeric")
-            if value < 0 or (name == "lr" and value == 0):
+            if value < 0 or (name != "weight_decay" and value == 0):
                 raise ValueError(f"Invalid value for `{name}`: expected a positive float, got "
                                  f"{value!r}.")
         check_fraction("validation_fraction", self.validation_fraction, inclusive=(True, False))
@@ -219,10 +207,7 @@ class CrossSubjectDecoder(BaseEstimator):
         return adapters
 
     def _torch_device(self):
-        torch = require("torch", "CrossSubjectDecoder")
-        if self.device is None:
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return resolve_device(self.device, purpose="CrossSubjectDecoder")
 
     def _seed(self):
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(
@@ -246,97 +231,6 @@ class CrossSubjectDecoder(BaseEstimator):
             raise ValueError(f"Invalid value for `{name}`: expected {n_vox} voxels (columns) for "
                              f"subject {subject!r}, as in training, got shape {x.shape}.")
         return (x - self.x_mean_[subject]) / self.x_scale_[subject], ids
-
-    # -------------------------------------------------------------- training pieces
-    def _tensors(self, torch, xs, ys, rows):
-        dev = self.device_
-        tx = {s: torch.as_tensor(xs[s][rows[s]], device=dev) for s in xs}
-        ty = {h: {s: torch.as_tensor((ys[h][s][rows[s]] - self.y_mean_[h]) / self.y_scale_[h],
-                                     device=dev) for s in xs} for h in ys}
-        return tx, ty
-
-    def _loss_parts(self, torch, out, ty, mixed):
-        """Contrastive + MSE summed over heads; ``mixed`` is (perm, lam) or None."""
-        contrast = soft_clip if self.loss == "softclip" else info_nce
-        c_total, m_total = 0.0, 0.0
-        for h, pred in out.items():
-            y = ty[h]
-            if mixed is not None:
-                c = mixco_loss(pred, y, mixed[0], mixed[1], self.temperature)
-                keep = mixed[1] >= 1.0
-                m = ((pred[keep] - y[keep]) ** 2).mean() if keep.any() else pred.sum() * 0.0
-            else:
-                c = contrast(pred, y, self.temperature)
-                m = ((pred - y) ** 2).mean()
-            c_total = c_total + c
-            m_total = m_total + m
-        return c_total, m_total
-
-    def _train(self, torch, keys, tx, ty, vx, vy, trainable, max_epochs, patience, lr, checkpoint,
-               config, desc, monitor, train_module=None):
-        n_sub = len(keys)
-        per = max(1, self.batch_size // n_sub)
-        n_batches = int(np.ceil(max(len(tx[s]) for s in keys) / per))
-        n_mix = round(float(self.mixup * max_epochs))
-
-        def batches(epoch, gen):
-            perms = {}
-            for s in keys:
-                n = len(tx[s])
-                reps = int(np.ceil(n_batches * min(per, n) / n))
-                perms[s] = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)])
-            for b in range(n_batches):
-                yield [(s, perms[s][b * min(per, len(tx[s])):(b + 1) * min(per, len(tx[s]))])
-                       for s in keys]
-
-        def loss_fn(batch, epoch, gen):
-            chunks, targets, perms, lams, offset = [], {h: [] for h in ty}, [], [], 0
-            mix = epoch < n_mix
-            for s, idx in batch:
-                idx = idx.to(self.device_)
-                x = tx[s][idx]
-                if mix:
-                    x, perm, lam = mixco(x, generator=gen)
-                    perms.append(perm + offset)
-                    lams.append(lam)
-                chunks.append((keys[s], x))
-                for h in ty:
-                    targets[h].append(ty[h][s][idx])
-                offset += len(idx)
-            if train_module is not None:
-                model.eval()
-                train_module.train()
-            out = model(chunks)
-            target = {h: torch.cat(v) for h, v in targets.items()}
-            mixed = (torch.cat(perms), torch.cat(lams)) if mix else None
-            c, m = self._loss_parts(torch, out, target, mixed)
-            loss = c + self.mse_weight * m
-            return loss, {"contrastive": float(c.detach()), "mse": float(m.detach()),
-                          "mixup": float(mix)}
-
-        def val_fn():
-            losses, rets, chance = [], [], []
-            for s in vx:
-                if len(vx[s]) < 2:
-                    continue
-                out = model([(keys[s], vx[s])])
-                c, m = self._loss_parts(torch, out, {h: vy[h][s] for h in vy}, None)
-                losses.append(float(c + self.mse_weight * m))
-                first = next(iter(out))
-                rets.append(top1_retrieval(out[first].cpu().numpy(), vy[first][s].cpu().numpy()))
-                chance.append(1.0 / len(vx[s]))
-            if not losses:
-                return {"val_loss": np.nan}
-            return {"val_loss": float(np.mean(losses)), "val_retrieval": float(np.mean(rets)),
-                    "val_chance": float(np.mean(chance))}
-
-        model = self.model_
-        has_val = any(len(vx[s]) >= 2 for s in vx)
-        return run_training(model, trainable, batches, loss_fn, val_fn if has_val else None,
-                            max_epochs=max_epochs, patience=patience, lr=lr,
-                            weight_decay=self.weight_decay, seed=self._seed(),
-                            device=self.device_, checkpoint=checkpoint, config=config, desc=desc,
-                            monitor=monitor, verbose=self.verbose)
 
     # -------------------------------------------------------------- public API
     @fill_doc
@@ -363,6 +257,9 @@ class CrossSubjectDecoder(BaseEstimator):
         torch = require("torch", "CrossSubjectDecoder")
         adapters = self._check_params()
         subjects, xs, ids, ys = _parse_xy(X, Y)
+        for s in subjects:
+            check_min_samples(f"X[{s!r}]", len(xs[s]), 2, "(rows) per subject to standardise "
+                              "the responses and train")
         rng = check_random_state(self._seed())
         rows, vrows = {}, {}
         for s in subjects:
@@ -383,27 +280,41 @@ class CrossSubjectDecoder(BaseEstimator):
         self._keys = {s: f"s{k}" for k, s in enumerate(subjects)}
         seed = self._seed()
         with seeded(seed)[1]:
-            self.model_ = _build_net(adapters, {self._keys[s]: xs[s].shape[1] for s in subjects},
+            self.model_ = build_net(adapters, {self._keys[s]: xs[s].shape[1] for s in subjects},
                                      self.hidden_dim, self.n_blocks, self.dropout, self.heads_)
         self.model_.to(self.device_)
         tx, ty = self._tensors(torch, xs, ys, rows)
         vx, vy = self._tensors(torch, xs, ys, vrows)
-        config = {"params": {k: repr(v) for k, v in self.get_params().items()
+        params = dict(self.get_params(), learning_rate=self._learning_rate)
+        config = {"params": {k: repr(v) for k, v in params.items()
                              if k not in ("checkpoint", "verbose", "device", "max_epochs",
-                                          "monitor")},
+                                          "monitor", "lr")},
                   "subjects": subjects, "n_features": self.n_features_, "heads": self.heads_,
                   "n_train": {s: len(rows[s]) for s in subjects}}
         logger.info("CrossSubjectDecoder: %d subjects, %s parameters, heads %s.", len(subjects),
                     f"{sum(p.numel() for p in self.model_.parameters()):,}", self.heads_)
         self.history_ = self._train(torch, self._keys, tx, ty, vx, vy,
                                     list(self.model_.named_parameters()), self.max_epochs,
-                                    self.patience, self.lr, self.checkpoint, config, "fit",
+                                    self.patience, self._learning_rate, self.checkpoint, config, "fit",
                                     self.monitor)
         self.adapt_history_ = {}
         return self
 
-    def predict(self, X, subject):
-        """Predict target embeddings from one subject's responses.
+    def _check_head(self, head):
+        check_is_fitted(self, "model_")
+        if head is None:
+            if len(self.heads_) == 1:
+                return next(iter(self.heads_))
+            raise ValueError(f"Invalid value for `head`: expected one of {list(self.heads_)} (this "
+                             f"decoder has several heads), got None. Pass head=..., or use "
+                             f"predict_heads() for all of them.")
+        if head not in self.heads_:
+            raise ValueError(f"Invalid value for `head`: expected one of {list(self.heads_)}, got "
+                             f"{head!r}.")
+        return head
+
+    def predict_heads(self, X, subject):
+        """Predict the embeddings of every head from one subject's responses.
 
         Parameters
         ----------
@@ -413,8 +324,9 @@ class CrossSubjectDecoder(BaseEstimator):
 
         Returns
         -------
-        Y_pred : array (n_samples, n_targets) | dict
-            One array per head (dict head -> array) when there are several.
+        Y_pred : dict
+            Head name -> array (n_samples, n_targets_head), for every head
+            (also when there is only one).
         """
         torch = require("torch", "CrossSubjectDecoder")
         subject = self._check_subject(subject)
@@ -426,21 +338,89 @@ class CrossSubjectDecoder(BaseEstimator):
                 xb = torch.as_tensor(x[start:start + 1024], device=self.device_)
                 for h, o in self.model_([(self._keys[subject], xb)]).items():
                     outs[h].append(o.cpu().numpy())
-        pred = {h: np.concatenate(v) * self.y_scale_[h] + self.y_mean_[h]
+        return {h: np.concatenate(v) * self.y_scale_[h] + self.y_mean_[h]
                 for h, v in outs.items()}
-        return pred[next(iter(pred))] if len(pred) == 1 else pred
 
-    def score(self, X, Y, subject):
-        """All-way top-1 retrieval accuracy of the first head (chance ``1 / n_samples``)."""
-        pred = self.predict(X, subject)
-        if isinstance(pred, dict):
-            pred = pred[next(iter(pred))]
+    def predict(self, X, subject, head=None):
+        """Predict the target embeddings of one head from one subject's responses.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_voxels) | Recording
+        subject : str
+            A subject seen in :meth:`fit` or added by :meth:`adapt`.
+        head : str | None
+            The head (target space) to predict; None when the decoder has one
+            head. :meth:`predict_heads` gives all heads at once.
+
+        Returns
+        -------
+        Y_pred : array (n_samples, n_targets)
+        """
+        head = self._check_head(head)
+        return self.predict_heads(X, subject)[head]
+
+    def _scored(self, X, Y, subject, head):
+        pred = self.predict(X, subject, head=head)
+        Y = check_array("Y", Y, ndim=2)
+        if Y.shape != pred.shape:
+            raise ValueError(f"Invalid value for `Y`: expected shape {pred.shape} (one row per row "
+                             f"of X, {pred.shape[1]} targets of head {self._check_head(head)!r}), "
+                             f"got {Y.shape}.")
+        return pred, Y
+
+    def score(self, X, Y, subject, head=None):
+        """Coefficient of determination R^2 of the predicted embeddings.
+
+        scikit-learn's regressor score: ``sklearn.metrics.r2_score(Y,
+        predict(X, subject, head))``, averaged uniformly over targets. For the
+        field's retrieval metric use :meth:`score_retrieval` (or
+        :func:`retrieval_accuracy` for n-way protocols).
+
+        Parameters
+        ----------
+        X : array (n_samples, n_voxels) | Recording
+        Y : array (n_samples, n_targets)
+            True embeddings of the head.
+        subject : str
+        head : str | None
+            See :meth:`predict`.
+
+        Returns
+        -------
+        r2 : float
+        """
+        from sklearn.metrics import r2_score
+
+        pred, Y = self._scored(X, Y, subject, head)
+        return float(r2_score(Y, pred))
+
+    def score_retrieval(self, X, Y, subject, head=None):
+        """All-way top-1 retrieval accuracy of the predicted embeddings.
+
+        Fraction of rows whose cosine-nearest true embedding is their own
+        (:func:`top1_retrieval`); chance is ``1 / n_samples``.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_voxels) | Recording
+        Y : array (n_samples, n_targets)
+        subject : str
+        head : str | None
+            See :meth:`predict`.
+
+        Returns
+        -------
+        accuracy : float
+        """
+        pred, Y = self._scored(X, Y, subject, head)
         return top1_retrieval(pred, Y)
 
     @fill_doc
     @verbose
-    def adapt(self, X_new, Y_new, subject, max_epochs=None, lr=None, patience=None,
-              validation_fraction=0.0, monitor=None, overwrite=False, verbose=None):
+    def adapt(self, X_new, Y_new, subject, max_epochs=None, learning_rate=None, patience=None,
+              validation_fraction=0.0, monitor=None, overwrite=False, verbose=None,
+              lr=_DEPRECATED):
         """Add a subject: train only its adapter, with backbone and heads frozen.
 
         Parameters
@@ -450,9 +430,10 @@ class CrossSubjectDecoder(BaseEstimator):
             Targets of every head the decoder was trained with.
         subject : str
             Label of the new subject.
-        max_epochs, lr, patience : optional
+        max_epochs, learning_rate, patience : optional
             Override the decoder's values for this call (defaults: the
-            decoder's ``max_epochs`` and ``patience``, 3 times its ``lr``).
+            decoder's ``max_epochs`` and ``patience``, 3 times its
+            ``learning_rate``).
         validation_fraction : float in [0, 1)
             Share of the new subject's stimuli held out for early stopping.
             Default 0: train ``max_epochs`` epochs. With little data the
@@ -466,6 +447,8 @@ class CrossSubjectDecoder(BaseEstimator):
         overwrite : bool
             Replace the adapter of an existing subject.
         %(verbose)s
+        lr : float
+            Deprecated spelling of ``learning_rate`` (FutureWarning).
 
         Returns
         -------
@@ -480,7 +463,14 @@ class CrossSubjectDecoder(BaseEstimator):
         max_epochs = check_int("max_epochs", max_epochs if max_epochs is not None
                                else self.max_epochs, min_value=1)
         patience = check_int("patience", patience if patience is not None else self.patience, 1)
-        lr = float(lr) if lr is not None else 3.0 * float(self.lr)
+        lr = _renamed_lr(lr, learning_rate, "CrossSubjectDecoder.adapt")
+        if lr is None:
+            lr = 3.0 * float(getattr(self, "_learning_rate", self.learning_rate))
+        check_type("learning_rate", lr, "numeric")
+        if not lr > 0:
+            raise ValueError(f"Invalid value for `learning_rate`: expected a positive float, got "
+                             f"{lr!r}.")
+        lr = float(lr)
         vfrac = check_fraction("validation_fraction", validation_fraction, inclusive=(True, False))
         monitor = check_option("monitor", monitor if monitor is not None
                                else getattr(self, "monitor", "loss"), MONITORS)
@@ -496,6 +486,8 @@ class CrossSubjectDecoder(BaseEstimator):
         else:
             Y = {next(iter(self.heads_)): {subject: Y_new}}
         _, xs, ids, ys = _parse_xy({subject: X_new}, Y)
+        check_min_samples("X_new", len(xs[subject]), 2, "(rows) to standardise the responses "
+                          "and train the new adapter")
         for h, d in self.heads_.items():
             if ys[h][subject].shape[1] != d:
                 raise ValueError(f"Invalid value for `Y_new`: expected {d} targets for head {h!r}, "
@@ -532,6 +524,15 @@ class CrossSubjectDecoder(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 
+    def save(self, fname, overwrite=False):
+        """Save the fitted decoder to a checksummed HDF5 file (no pickle); see :func:`save_decoder`.
+
+        Load it back with :func:`load_decoder`.
+        """
+        from ._persistence import save_decoder
+
+        return save_decoder(self, fname, overwrite=overwrite)
+
     def __getstate__(self):
         # the torch modules are built from local classes: pickle their weights, rebuild on load
         state = dict(self.__dict__)
@@ -547,7 +548,7 @@ class CrossSubjectDecoder(BaseEstimator):
         self.__dict__.update(state)
         if isinstance(weights, dict):
             torch = require("torch", "CrossSubjectDecoder")
-            self.model_ = _build_net(self.adapters_, n_by_key, self.hidden_dim, self.n_blocks,
+            self.model_ = build_net(self.adapters_, n_by_key, self.hidden_dim, self.n_blocks,
                                      self.dropout, self.heads_)
             self.model_.load_state_dict(weights)
             if self.device_.type == "cuda" and not torch.cuda.is_available():

@@ -1,4 +1,5 @@
-"""The field's evaluation protocol for brain -> embedding decoders (METHODS.md, Card 4).
+"""The field's evaluation protocol for brain -> embedding decoders (MindEye, Scotti
+et al. 2023; Brain-Diffuser, Ozcelik & VanRullen 2023).
 
 - :func:`retrieval_accuracy`: N-way top-1 retrieval in both directions (MindEye's
   300-way protocol: 300 distinct test samples drawn 30 times, image and brain
@@ -90,7 +91,7 @@ def retrieval_accuracy(predicted, target, n_way=300, n_draws=30, metric="cosine"
     approximation over draws, ``mean +- 1.96 * sd / sqrt(n_draws)`` (sd with
     ``ddof=0``, as MindEye's ``stats.norm.interval(0.95, mean,
     np.std(acc) / sqrt(n))``). This is MindEye's 300-way protocol
-    (METHODS.md, Card 4): ``n_way=300, n_draws=30`` on the 1000 (or 982)
+    (Scotti et al., NeurIPS 2023): ``n_way=300, n_draws=30`` on the 1000 (or 982)
     shared test images.
 
     Parameters
@@ -215,8 +216,8 @@ def two_way_identification(predicted, target=None, metric="correlation",
     ``C_ij = corr(predicted_i, target_j)``; sample ``i`` scores
     ``acc_i = mean_{j != i} [C_ij < C_ii]``: the row of prediction
     (reconstruction) ``i`` compared with every other ground truth ``j``
-    (METHODS.md, Card 4: the Alex2/Alex5/Inception/CLIP columns of the
-    reconstruction tables). Chance is 0.5.
+    (the Alex2/Alex5/Inception/CLIP columns of the reconstruction tables of
+    Ozcelik & VanRullen 2023 and Scotti et al. 2023). Chance is 0.5.
 
     Parameters
     ----------

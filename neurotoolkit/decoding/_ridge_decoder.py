@@ -1,4 +1,4 @@
-"""Per-subject ridge decoder: responses -> stimulus embeddings (METHODS.md, Card 4 baselines).
+"""Per-subject ridge decoder: responses -> stimulus embeddings (Brain-Diffuser / MindEye baseline).
 
 The encoding engine (:func:`neurotoolkit._ridge.solve_ridge_cv`) run in the
 decoding direction: X holds the responses (voxels, electrodes, or
@@ -14,11 +14,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._ridge import score_correlation, solve_ridge_cv
+from .._ridge import solve_ridge_cv
+from .._ridge._scores import SCORINGS, score_predictions
 from .._utils.docs import fill_doc
-from .._utils.logging import logger
+from .._utils.logging import logger, warn
 from .._utils.logging import verbose as verbose_decorator
-from .._utils.validation import _raise, check_array, check_type, describe
+from .._utils.validation import _raise, check_array, check_option, check_type, describe
 
 __all__ = ["RidgeDecoder", "paired_responses"]
 
@@ -69,14 +70,18 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         then rescale it to the training target mean and standard deviation.
         This is *transductive* (a prediction depends on the other test
         rows) and inflates scores that are sensitive to scale; off by
-        default, and any result that uses it should say so (Card 4 pitfalls).
-    alpha_per_target : bool
-        False (default): one alpha shared by all dimensions, the argmax of
-        the CV score averaged over dimensions (as Brain-Diffuser's
-        multi-target ridge). True: each dimension its own alpha.
+        default, and any result that uses it should say so.
+    alpha_selection : "shared" | "best" | "1se"
+        "shared" (default): one alpha for all dimensions, the argmax of the
+        CV score averaged over dimensions (as Brain-Diffuser's multi-target
+        ridge). "best": each dimension its own alpha; "1se": each dimension
+        the largest alpha within one fold standard deviation of its best.
+    alpha_per_target : bool | None
+        Deprecated, use ``alpha_selection`` ("best" for True, "shared" for
+        False); it will be removed in the next release.
     scoring : "r2" | "correlation" | "neg_mse"
         CV score used to choose the alpha(s).
-    backend : "numpy" | "torch"
+    %(backend)s
     %(device)s
     dtype : "float32" | "float64"
         Working precision of the large products (decompositions in float64).
@@ -92,8 +97,14 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     dual_coef_ : ndarray, shape (n_samples, n_dims) | None
         Dual coefficients (dual form).
     intercept_ : ndarray, shape (n_dims,)
+    best_alphas_ : ndarray, shape (n_dims,)
+        The chosen penalty of each (flattened) dimension, always an array
+        (one value, repeated, with ``alpha_selection="shared"``).
+    alpha_selection_ : "shared" | "best" | "1se"
+        The selection used (``alpha_selection``, or its value from the
+        deprecated ``alpha_per_target``).
     alpha_ : float | ndarray, shape (n_dims,)
-        The chosen penalty (an array with ``alpha_per_target=True``).
+        Deprecated, use ``best_alphas_``.
     cv_scores_ : ndarray, shape (n_alphas, n_dims)
         Mean CV score of every alpha and dimension.
     alphas_ : ndarray, shape (n_alphas,)
@@ -112,9 +123,15 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     Notes
     -----
     ``predict(X) = ((X - x_mean_) / x_scale_) @ coef_ + intercept_``.
-    :meth:`score` is the mean Pearson r over dimensions (not R^2); use
-    :func:`retrieval_accuracy` and :func:`two_way_identification` for the
-    field's evaluation.
+    :meth:`score` is scikit-learn's R^2 (uniform average over the flattened
+    dimensions); :meth:`score_targets` gives one score per dimension
+    (``scoring="correlation"`` for Pearson r); use :func:`retrieval_accuracy`
+    and :func:`two_way_identification` for the field's evaluation.
+
+    References
+    ----------
+    Ozcelik & VanRullen (2023). Natural scene reconstruction from fMRI signals
+    using generative latent diffusion. Scientific Reports 13, 15666.
 
     Examples
     --------
@@ -127,12 +144,13 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, alphas=None, cv=5, standardize=True, restandardize=False,
-                 alpha_per_target=False, scoring="r2", backend="numpy", device=None,
-                 dtype="float32", memory_budget=None, verbose=None):
+                 alpha_selection="shared", alpha_per_target=None, scoring="r2", backend="auto",
+                 device="auto", dtype="float32", memory_budget=None, verbose=None):
         self.alphas = alphas
         self.cv = cv
         self.standardize = standardize
         self.restandardize = restandardize
+        self.alpha_selection = alpha_selection
         self.alpha_per_target = alpha_per_target
         self.scoring = scoring
         self.backend = backend
@@ -141,6 +159,7 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.memory_budget = memory_budget
         self.verbose = verbose
 
+    @fill_doc
     @verbose_decorator
     def fit(self, X, Y, groups=None, verbose=None):
         """Standardize the responses and fit the ridge decoder.
@@ -162,7 +181,7 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         check_type("standardize", self.standardize, bool)
         check_type("restandardize", self.restandardize, bool)
-        check_type("alpha_per_target", self.alpha_per_target, bool)
+        alpha_selection = self._alpha_selection()
         if Y is None:
             _raise("Y", "an array of embeddings (n_samples, n_dims)", "None",
                    "RidgeDecoder requires y to be passed, but the target y is None.")
@@ -185,7 +204,7 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.y_scale_ = _scale(Y2)
         res = solve_ridge_cv(
             Xs, Y2, self.alphas, self.cv, groups=groups, fit_intercept=True, scoring=self.scoring,
-            solver="auto", alpha_selection="best" if self.alpha_per_target else "shared",
+            solver="auto", alpha_selection=alpha_selection,
             backend=self.backend, device=self.device, dtype=self.dtype,
             memory_budget=self.memory_budget, return_weights="auto",
         )
@@ -196,13 +215,45 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.coef_ = res.coef
         self.dual_coef_ = res.dual_coef
         self.intercept_ = res.intercept
-        self.alpha_ = res.best_alphas if self.alpha_per_target else float(res.best_alphas[0])
+        self.best_alphas_ = res.best_alphas
+        self.alpha_selection_ = alpha_selection
         if res.coef is None:  # dual form, weights too large: keep the centred design
             self.X_fit_ = Xs - res.x_mean
         logger.info("RidgeDecoder: %d samples x %d units -> %d dims, %s form, alpha %s",
                     X.shape[0], X.shape[1], Y2.shape[1], res.solver,
-                    "per target" if self.alpha_per_target else f"{self.alpha_:.4g}")
+                    f"{res.best_alphas[0]:.4g}" if alpha_selection == "shared" else "per target")
         return self
+
+    def _alpha_selection(self):
+        """``alpha_selection``, or its value from the deprecated ``alpha_per_target``."""
+        check_option("alpha_selection", self.alpha_selection, ("shared", "best", "1se"))
+        if self.alpha_per_target is None:
+            return self.alpha_selection
+        check_type("alpha_per_target", self.alpha_per_target, bool)
+        mapped = "best" if self.alpha_per_target else "shared"
+        warn(f"`alpha_per_target` is deprecated and will be removed in the next release: "
+             f"use alpha_selection={mapped!r} instead of alpha_per_target="
+             f"{self.alpha_per_target}.", FutureWarning)
+        if self.alpha_selection not in ("shared", mapped):
+            _raise("alpha_per_target", f"None when `alpha_selection` is given (it replaces it)",
+                   f"alpha_per_target={self.alpha_per_target} with "
+                   f"alpha_selection={self.alpha_selection!r}",
+                   "Pass only alpha_selection.")
+        return mapped
+
+    @property
+    def alpha_(self):
+        """Deprecated: the chosen penalty, a float (shared) or an array (n_dims,).
+
+        Use ``best_alphas_``, always an array of shape (n_dims,).
+        """
+        check_is_fitted(self, "best_alphas_")
+        warn("`alpha_` is deprecated and will be removed in the next release: use "
+             "`best_alphas_` (an array of shape (n_dims,), one value repeated when the alpha "
+             "is shared).", FutureWarning)
+        if self.alpha_selection_ == "shared":
+            return float(self.best_alphas_[0])
+        return self.best_alphas_
 
     def _transform(self, X):
         return (X - self.x_mean_.astype(X.dtype)) / self.x_scale_.astype(X.dtype)
@@ -219,7 +270,7 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        Y_pred : ndarray, shape (n_samples, *target_shape_)
+        Y_pred : ndarray, shape ``(n_samples, *target_shape_)``
         """
         check_is_fitted(self, "intercept_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
@@ -240,33 +291,69 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
             out = (out - mu) / _scale(out) * self.y_scale_ + self.y_mean_
         return out.reshape((out.shape[0],) + tuple(self.target_shape_))
 
-    def score_targets(self, X, y):
-        """Pearson r of each (flattened) embedding dimension over samples, shape (n_dims,)."""
+    def _pair(self, X, y):
+        """Flattened (n_samples, n_dims) true and decoded embeddings, shapes checked."""
         pred = self.predict(X)
-        y = check_array("y", y, ndim=(1, 2, 3))
+        y = check_array("y", _numeric(y), ndim=(1, 2, 3))
         if y.shape != pred.shape:
             _raise("y", f"shape {pred.shape} (the decoded embeddings)", f"shape {y.shape}")
         n = y.shape[0]
-        return score_correlation(y.reshape(n, -1), pred.reshape(n, -1))
+        return y.reshape(n, -1), pred.reshape(n, -1)
 
-    def score(self, X, y, sample_weight=None):
-        """Mean Pearson r over embedding dimensions (not R^2).
+    def score_targets(self, X, y, scoring=None):
+        """Held-out score of each (flattened) embedding dimension.
 
         Parameters
         ----------
         X : array, shape (n_samples, n_units)
-        y : array, shape (n_samples, *target_shape_)
+        y : array, shape ``(n_samples, *target_shape_)``
             True embeddings.
-        sample_weight : None
-            Not supported (present for scikit-learn's signature).
+        scoring : "r2" | "correlation" | "neg_mse" | None
+            None gives Pearson r (as before) with a FutureWarning: the default
+            becomes "r2" in the next release, as in
+            :meth:`neurotoolkit.encoding.RidgeCV.score_targets`.
 
         Returns
         -------
-        r : float
+        scores : ndarray, shape (n_dims,)
         """
-        if sample_weight is not None:
-            _raise("sample_weight", "None", describe(sample_weight))
-        return float(np.mean(self.score_targets(X, y)))
+        if scoring is None:
+            warn("The default `scoring` of RidgeDecoder.score_targets changes from "
+                 "'correlation' to 'r2' in the next release: pass scoring='correlation' to "
+                 "keep Pearson r.", FutureWarning)
+            scoring = "correlation"
+        check_option("scoring", scoring, SCORINGS)
+        y, pred = self._pair(X, y)
+        return np.asarray(score_predictions(y, pred, scoring))
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the decoded embeddings, averaged over dimensions (scikit-learn's meaning).
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_units)
+        y : array, shape ``(n_samples, *target_shape_)``
+            True embeddings (token axes are flattened into dimensions).
+        sample_weight : array, shape (n_samples,) | None
+
+        Returns
+        -------
+        r2 : float
+            ``sklearn.metrics.r2_score`` with ``multioutput="uniform_average"``.
+        """
+        from sklearn.metrics import r2_score
+
+        y, pred = self._pair(X, y)
+        return float(r2_score(y, pred, sample_weight=sample_weight))
+
+    def save(self, fname, overwrite=False):
+        """Save the fitted decoder to a checksummed HDF5 file (no pickle); see :func:`save_decoder`.
+
+        Load it back with :func:`load_decoder`.
+        """
+        from ._persistence import save_decoder
+
+        return save_decoder(self, fname, overwrite=overwrite)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -316,7 +403,7 @@ def paired_responses(recording, features, average_repeats=True, ids=None):
         shape, e.g. (n_tokens, dim) token embeddings; all the same shape).
     average_repeats : bool
         Average the trials of each stimulus (as MindEye1 and Brain-Diffuser
-        average voxels over the test repeats; METHODS.md, Card 4). False
+        average voxels over the test repeats). False
         keeps one row per trial (the embedding repeated).
     ids : sequence of str | None
         Keep only these stimulus ids (e.g. the test set), in the
@@ -325,7 +412,7 @@ def paired_responses(recording, features, average_repeats=True, ids=None):
     Returns
     -------
     X : ndarray, shape (n_samples, n_units)
-    Y : ndarray, shape (n_samples, n_dims) (or (n_samples, *embedding shape))
+    Y : ndarray, shape (n_samples, n_dims) (or ``(n_samples, *embedding_shape)``)
     stimulus_ids : ndarray of str, shape (n_samples,)
         One per row (unique ids in order of first appearance when
         averaging).

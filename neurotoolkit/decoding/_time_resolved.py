@@ -1,4 +1,4 @@
-"""Time-resolved decoding on top of MNE's SlidingEstimator (METHODS.md Card 9).
+"""Time-resolved decoding on top of MNE's SlidingEstimator (King & Dehaene, TICS 2014).
 
 One classifier per time point (or, with ``generalize=True``, trained at each
 time and tested at every time), cross-validated with

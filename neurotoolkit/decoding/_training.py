@@ -6,6 +6,10 @@ The loop owns the random state: it runs inside ``torch.random.fork_rng`` (the
 caller's global torch RNG is untouched), seeds it from ``seed`` and saves the
 RNG states in each checkpoint, so that training 3 epochs, then resuming to 6,
 gives the same weights as training 6 epochs in one go.
+
+Checkpoints are checksummed neurotoolkit HDF5 files (``_utils.safe_io``):
+tensors as datasets, the rest as JSON; loading never unpickles. Temporary
+files left by a killed checkpoint write are removed when training starts.
 """
 
 import time
@@ -14,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._utils.io import atomic_path
+from .._utils.io import remove_stale_temp_files
 from .._utils.logging import logger, progress
 from .._utils.optional import require
+from .._utils.safe_io import load_object, save_object
 
 __all__ = ["CHECKPOINT_VERSION", "MONITORS", "run_training", "split_parameters"]
 
-# 2: checkpoints store ``monitor`` and the best epoch
-CHECKPOINT_VERSION = 2
+# 2: checkpoints store ``monitor`` and the best epoch; 3: safe_io container instead of torch.save
+CHECKPOINT_VERSION = 3
 MONITORS = ("retrieval", "loss")
 # below this many parameters, CPU training runs on one thread (restored afterwards): small
 # matrix products gain nothing from intra-op threads, which contend with other processes
@@ -64,8 +69,11 @@ def _improves(new, best):
     return new[-1] < best[-1] - 1e-7
 
 
-def _load_checkpoint(torch, path, config, monitor):
-    state = torch.load(path, map_location="cpu", weights_only=False)
+def _load_checkpoint(path, config, monitor):
+    hint = ("Checkpoints of that format cannot be converted: delete the file to train from "
+            "scratch, or pass another `checkpoint` path.")
+    state, _ = load_object(path, "TrainingCheckpoint", CHECKPOINT_VERSION, param="checkpoint",
+                           pickle_hint=hint)
     if state.get("version") != CHECKPOINT_VERSION:
         raise ValueError(
             f"Invalid value for `checkpoint`: expected a checkpoint of version "
@@ -108,8 +116,8 @@ def run_training(model, trainable, batches, loss_fn, val_fn, *, max_epochs, pati
     seed : int
     device : torch.device
     checkpoint : path-like | None
-        Written atomically after every epoch; if it exists, training resumes
-        from it (same ``config`` required).
+        Written atomically after every epoch (a checksummed HDF5 file); if it
+        exists, training resumes from it (same ``config`` required).
     config : dict | None
         What must match to resume (architecture, subjects, data sizes).
     desc : str
@@ -157,8 +165,11 @@ def _run(torch, model, trainable, batches, loss_fn, val_fn, max_epochs, patience
         state = dict(epoch=0, history=[], best_score=None, best_epoch=None, best_state=None,
                      bad_epochs=0, stopped=False)
         path = Path(checkpoint) if checkpoint is not None else None
+        if path is not None:
+            for tmp in remove_stale_temp_files(path.parent, target=path.name):
+                logger.info("Removed %s, left behind by an interrupted checkpoint write.", tmp)
         if path is not None and path.exists():
-            saved = _load_checkpoint(torch, path, config, monitor)
+            saved = _load_checkpoint(path, config, monitor)
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             gen.set_state(saved["generator"])
@@ -227,5 +238,4 @@ def _save(torch, path, model, optimizer, gen, state, config, monitor, devices, d
                    optimizer=optimizer.state_dict(), generator=gen.get_state(),
                    torch_rng=torch.get_rng_state(),
                    cuda_rng=torch.cuda.get_rng_state(device) if devices else None, **state)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_object(path, "TrainingCheckpoint", CHECKPOINT_VERSION, payload)

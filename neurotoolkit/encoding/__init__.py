@@ -5,8 +5,10 @@ __all__ = []
 from ._ridge_cv import RidgeCV
 from .._ridge._scores import noise_normalized, score_correlation, score_neg_mse, score_r2
 from .._ridge._solve_ridge import RidgeCVResults, default_alphas, solve_ridge, solve_ridge_cv
+from .._ridge._banded import BandedRidgeCVResults, solve_banded_ridge_cv
 
 __all__ += [
+    "BandedRidgeCVResults",
     "RidgeCV",
     "RidgeCVResults",
     "default_alphas",
@@ -14,6 +16,7 @@ __all__ += [
     "score_correlation",
     "score_neg_mse",
     "score_r2",
+    "solve_banded_ridge_cv",
     "solve_ridge",
     "solve_ridge_cv",
 ]

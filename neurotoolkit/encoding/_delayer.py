@@ -23,7 +23,9 @@ class Delayer(TransformerMixin, BaseEstimator):
     (n_samples, n_delays * n_features), where ``(S_d X)[tau] = X[tau - d]``.
     For ``d > 0`` the first ``d`` rows of each run are zero; a negative delay
     shifts the features forward in time (the last ``|d|`` rows are zero); a
-    delay of 0 keeps ``X`` as is. Column ``k * n_features + j`` holds feature
+    delay of 0 keeps ``X`` as is. A delay with ``|d| >= n_samples`` of a run
+    (or of ``X`` in :meth:`fit`) raises a ``ValueError``: it would shift every
+    sample out of the run. Column ``k * n_features + j`` holds feature
     ``j`` at delay ``delays[k]``.
 
     Parameters
@@ -39,7 +41,7 @@ class Delayer(TransformerMixin, BaseEstimator):
         The validated delays.
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of str, shape (n_features_in_,)
+    feature_names_in_ : ndarray of str, shape ``(n_features_in_,)``
         Column names, when ``fit`` was given a DataFrame with string columns.
 
     See Also
@@ -79,8 +81,10 @@ class Delayer(TransformerMixin, BaseEstimator):
         -------
         self : Delayer
         """
-        validate_data(self, X, reset=True, dtype="numeric", ensure_all_finite=False)
-        self.delays_ = _check_delays(self.delays)
+        X = validate_data(self, X, reset=True, dtype="numeric", ensure_all_finite=False)
+        delays = _check_delays(self.delays)
+        _check_delays_fit_run(delays, X.shape[0], None)
+        self.delays_ = delays
         return self
 
     def transform(self, X, runs=None):
@@ -106,7 +110,10 @@ class Delayer(TransformerMixin, BaseEstimator):
         X = check_array("X", X, ndim=2, allow_nan=True)
         n_samples, n_features = X.shape
         out = np.zeros((n_samples, len(self.delays_) * n_features), dtype=X.dtype)
-        for idx in _run_indices(runs, n_samples):
+        indices = _run_indices(runs, n_samples)
+        for label, idx in indices:
+            _check_delays_fit_run(self.delays_, len(idx), None if runs is None else label)
+        for _, idx in indices:
             _delay_block(X[idx], self.delays_, out, idx, n_features)
         return out
 
@@ -196,17 +203,32 @@ def _check_delays(delays):
     return arr.astype(np.int64)
 
 
+def _check_delays_fit_run(delays, n_samples, run):
+    """Raise when a delay shifts every sample of a run out of it (all-zero columns)."""
+    too_long = delays[np.abs(delays) >= n_samples]
+    if too_long.size:
+        where = "" if run is None else f" in run {run!r}"
+        _raise(
+            "delays",
+            f"delays shorter than the time series (|delay| < n_samples = {n_samples}{where})",
+            f"{too_long.tolist()} among {delays.tolist()}, which would shift every sample out "
+            "and give all-zero features",
+            "Use shorter delays (in samples), or longer runs.",
+        )
+
+
 def _run_indices(runs, n_samples):
-    """Row indices of each run, in order of first appearance."""
+    """(label, row indices) of each run, in order of first appearance."""
     if runs is None:
-        return [np.arange(n_samples)]
+        return [(None, np.arange(n_samples))]
     runs = np.asarray(runs)
     if runs.ndim != 1:
         _raise("runs", "a 1-D array of run labels, one per sample", f"shape {runs.shape}")
     check_consistent_length(X=np.empty(n_samples), runs=runs)
-    _, first, inverse = np.unique(runs, return_index=True, return_inverse=True)
+    labels, first, inverse = np.unique(runs, return_index=True, return_inverse=True)
     order = np.argsort(first)  # runs in order of appearance
-    return [np.flatnonzero(inverse == k) for k in order]
+    return [(labels[k].item() if hasattr(labels[k], "item") else labels[k],
+             np.flatnonzero(inverse == k)) for k in order]
 
 
 def _delay_block(X_run, delays, out, idx, n_features):

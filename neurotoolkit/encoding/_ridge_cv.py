@@ -1,7 +1,6 @@
 """RidgeCV: scikit-learn estimator with one cross-validated alpha per target.
 
-A thin layer over :func:`~neurotoolkit.encoding.solve_ridge_cv`
-(METHODS.md, Card 1).
+A thin layer over :func:`~neurotoolkit.encoding.solve_ridge_cv`.
 """
 
 import numpy as np
@@ -39,7 +38,11 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         CV score used to choose the alphas.
     solver : "auto" | "primal" | "dual"
     alpha_selection : "best" | "1se" | "shared"
-    backend : "numpy" | "torch"
+        "best": each target its own alpha (argmax of its CV score); "1se":
+        each target the largest alpha within one fold standard deviation of
+        its best; "shared": one alpha for all targets (argmax of the CV
+        score averaged over targets).
+    %(backend)s
     %(device)s
     dtype : "float32" | "float64"
     %(memory_budget)s
@@ -57,7 +60,10 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     coef_ : ndarray, shape (n_features, n_targets) or (n_features,)
         Note the orientation (himalaya's, not scikit-learn's ``(t, p)``).
     intercept_ : ndarray, shape (n_targets,) or float
-    best_alphas_ : ndarray, shape (n_targets,) or float
+        A float when ``fit`` got a 1-D ``Y`` (as ``coef_``, 1-D then).
+    best_alphas_ : ndarray, shape (n_targets,)
+        The chosen penalties, always an array (one value, repeated, with
+        ``alpha_selection="shared"``; shape (1,) for a 1-D ``Y``).
     cv_scores_ : ndarray, shape (n_alphas, n_targets)
         Mean CV score of every alpha.
     alphas_ : ndarray, shape (n_alphas,)
@@ -68,6 +74,12 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     results_ : RidgeCVResults
         Everything :func:`solve_ridge_cv` returned (fold scores excluded).
     n_features_in_ : int
+
+    Notes
+    -----
+    :meth:`score` is scikit-learn's R^2 (uniform average over targets);
+    :meth:`score_targets` gives one score per target (R^2, Pearson r or
+    negative MSE).
 
     Examples
     --------
@@ -82,7 +94,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, alphas=None, cv=5, fit_intercept=True, scoring="r2", solver="auto",
-                 alpha_selection="best", backend="numpy", device=None, dtype="float32",
+                 alpha_selection="best", backend="auto", device="auto", dtype="float32",
                  memory_budget=None, client=None, extend_grid=False, verbose=None):
         self.alphas = alphas
         self.cv = cv
@@ -98,6 +110,7 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.extend_grid = extend_grid
         self.verbose = verbose
 
+    @fill_doc
     @verbose_decorator
     def fit(self, X, Y, groups=None, verbose=None):
         """Fit the model and choose one alpha per target.
@@ -139,7 +152,6 @@ class RidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self.coef_ = None if self.coef_ is None else self.coef_[:, 0]
             self.dual_coef_ = None if self.dual_coef_ is None else self.dual_coef_[:, 0]
             self.intercept_ = float(self.intercept_[0])
-            self.best_alphas_ = float(self.best_alphas_[0])
         return self
 
     def predict(self, X):

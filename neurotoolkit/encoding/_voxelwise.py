@@ -1,13 +1,14 @@
 """VoxelwiseEncoder: stimulus features + ridge + per-unit scores in one object."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.docs import fill_doc
-from .._utils.io import atomic_path
-from .._utils.logging import logger, verbose as verbose_decorator
-from .._utils.validation import check_type, describe
+from .._utils.logging import logger, verbose as verbose_decorator, warn
+from .._utils.validation import check_min_samples, check_type, describe
 from ..data._noise_ceiling import noise_ceiling as _noise_ceiling
 from ..data._recording import Recording
 from ..data._splits import make_cv
@@ -16,7 +17,7 @@ from .._ridge._scores import noise_normalized, score_correlation, score_r2
 
 __all__ = ["VoxelwiseEncoder", "load_encoder"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: safe_io container (no pickle); 1: joblib pickle
 
 
 @fill_doc
@@ -49,9 +50,7 @@ class VoxelwiseEncoder(BaseEstimator):
     average_train_repeats : bool
         Average training repeats before fitting (faster; the same solution
         when every stimulus has the same number of repeats).
-    backend : "numpy" | "torch"
-        Array backend of the ridge solver; "torch" with ``device="cuda"``
-        runs on a GPU.
+    %(backend)s
     %(device)s
     %(memory_budget)s
     client : dask.distributed.Client | None
@@ -59,6 +58,12 @@ class VoxelwiseEncoder(BaseEstimator):
     estimator : estimator | None
         Replace the default ridge model (advanced): anything with
         ``fit(X, Y, groups=...)`` and ``predict``.
+    alpha_selection : "best" | "shared"
+        Forwarded to :class:`RidgeCV` / :class:`BandedRidgeCV`: each unit
+        its own penalty ("best"), or one for all units ("shared").
+    %(random_state)s
+        Used by the banded search (several feature spaces) to draw the
+        feature-space weights.
     %(verbose)s
 
     Attributes
@@ -69,11 +74,17 @@ class VoxelwiseEncoder(BaseEstimator):
     subject_ : str
     scores_ : pandas.DataFrame | None
         Per-unit scores of the last :meth:`evaluate` call.
+
+    Notes
+    -----
+    :meth:`score` is scikit-learn's R^2 on held-out data (repeats averaged,
+    uniform average over units); :meth:`evaluate` gives the per-unit table
+    (Pearson r, R^2, noise ceiling, normalized score).
     """
 
     def __init__(self, features=None, alphas=None, cv=5, average_train_repeats=False,
-                 backend="numpy", device=None, memory_budget=None, client=None,
-                 estimator=None, verbose=None):
+                 backend="auto", device="auto", memory_budget=None, client=None,
+                 estimator=None, alpha_selection="best", random_state=None, verbose=None):
         self.features = features
         self.alphas = alphas
         self.cv = cv
@@ -83,6 +94,8 @@ class VoxelwiseEncoder(BaseEstimator):
         self.memory_budget = memory_budget
         self.client = client
         self.estimator = estimator
+        self.alpha_selection = alpha_selection
+        self.random_state = random_state
         self.verbose = verbose
 
     # ----------------------------------------------------------------- design
@@ -167,6 +180,9 @@ class VoxelwiseEncoder(BaseEstimator):
         check_type("recording", recording, Recording)
         rec = recording.average_repeats() if self.average_train_repeats else recording
         keep = rec.stimulus_ids != ""
+        check_min_samples("recording", len(set(rec.stimulus_ids[keep])), 2,
+                          "(trials with a stimulus id) to fit and cross-validate",
+                          what="distinct stimuli")
         if not keep.all():
             rec = rec.select_trials(keep)
         ids = list(rec.stimulus_ids)
@@ -187,13 +203,14 @@ class VoxelwiseEncoder(BaseEstimator):
             est = self.estimator
         else:
             common = dict(alphas=self.alphas, cv=folds, backend=self.backend, device=self.device,
-                          memory_budget=self.memory_budget)
+                          memory_budget=self.memory_budget,
+                          alpha_selection=self.alpha_selection)
             if len(blocks) == 1:
                 est = RidgeCV(client=self.client, **common)
             else:
                 if self.client is not None:
                     logger.info("BandedRidgeCV runs in this process (`client` is used by RidgeCV).")
-                est = BandedRidgeCV(**common)
+                est = BandedRidgeCV(random_state=self.random_state, **common)
         Y = rec.responses
         X = blocks[0] if len(blocks) == 1 else blocks
         logger.info(
@@ -292,18 +309,18 @@ class VoxelwiseEncoder(BaseEstimator):
             feature spaces, ``r2_<space>``: each space's share of the held-out
             R^2 (product measure; they sum to the joint R^2).
         """
-        check_is_fitted(self, "estimator_")
-        check_type("recording", recording, Recording)
-        if list(recording.units.index) != list(self.units_.index):
-            raise ValueError(
-                "Invalid value for `recording`: its units differ from those the encoder was "
-                f"fitted on ({recording.n_units} vs {len(self.units_)} units, or a different order)."
-            )
-        avg = recording.average_repeats()
+        avg = self._check_test(recording)
         Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
         table = self.units_.copy()
-        table["r"] = score_correlation(avg.responses, Y_pred)
-        table["r2"] = score_r2(avg.responses, Y_pred)
+        if avg.n_trials < 2:  # r and r2 undefined: one warning, in evaluate's words
+            warn(f"VoxelwiseEncoder.evaluate: the test recording has {avg.n_trials} "
+                 "distinct stimulus; r and r2 are undefined with fewer than 2 test stimuli "
+                 "and are NaN. Hold out at least 2 stimuli.")
+        with warnings.catch_warnings():
+            if avg.n_trials < 2:
+                warnings.simplefilter("ignore", UserWarning)
+            table["r"] = score_correlation(avg.responses, Y_pred)
+            table["r2"] = score_r2(avg.responses, Y_pred)
         if recording.repeat_counts().max() >= 2:
             nc = _noise_ceiling(recording, n_average="data")
             table["noise_ceiling"] = nc
@@ -323,9 +340,42 @@ class VoxelwiseEncoder(BaseEstimator):
         self.scores_ = table
         return table
 
+    def _check_test(self, recording):
+        """The held-out recording, checked against the fitted units, repeats averaged."""
+        check_is_fitted(self, "estimator_")
+        check_type("recording", recording, Recording)
+        if list(recording.units.index) != list(self.units_.index):
+            raise ValueError(
+                "Invalid value for `recording`: its units differ from those the encoder was "
+                f"fitted on ({recording.n_units} vs {len(self.units_)} units, or a different order)."
+            )
+        return recording.average_repeats()
+
     def score(self, recording, stimuli=None):
-        """Mean Pearson r over units on held-out data (see :meth:`evaluate`)."""
-        return float(self.evaluate(recording, stimuli=stimuli)["r"].mean())
+        """Held-out R^2, averaged over units (scikit-learn's meaning).
+
+        Repeats of the test recording are averaged first, as in
+        :meth:`evaluate`, whose ``r2`` column holds the per-unit values.
+
+        Parameters
+        ----------
+        recording : Recording
+            Held-out trials, with the units of the training recording.
+        stimuli : StimulusSet | None
+            Needed when test stimuli were not seen in :meth:`fit` and
+            features come from a transformer.
+
+        Returns
+        -------
+        r2 : float
+            ``sklearn.metrics.r2_score`` of the repeat-averaged responses,
+            ``multioutput="uniform_average"``.
+        """
+        from sklearn.metrics import r2_score
+
+        avg = self._check_test(recording)
+        Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
+        return float(r2_score(avg.responses, Y_pred))
 
     # ------------------------------------------------------------------ plots
     def plot_scores(self, score="r", **kwargs):
@@ -341,9 +391,33 @@ class VoxelwiseEncoder(BaseEstimator):
 
     # -------------------------------------------------------------- save/load
     def save(self, fname, overwrite=False):
-        """Save the fitted encoder (pickle via joblib, written atomically)."""
-        import joblib
+        """Save the fitted encoder to a checksummed HDF5 file (no pickle), atomically.
+
+        Parameters are stored as JSON, fitted arrays as HDF5 datasets, with a
+        sha256 checksum verified by :func:`load_encoder`.
+
+        Parameters
+        ----------
+        fname : path-like
+            Target file (e.g. ``encoder.h5``).
+        overwrite : bool
+            If False (default), an existing file raises ``FileExistsError``.
+
+        Returns
+        -------
+        fname : pathlib.Path
+
+        Notes
+        -----
+        ``client`` (a live Dask connection) is not saved: the loaded encoder
+        has ``client=None``. Feature extractors other than FeatureSpace and
+        neurotoolkit transformers (e.g. your own torch module) cannot be
+        saved safely and raise ``TypeError``: pass their output as a
+        FeatureSpace to ``features`` instead.
+        """
         from pathlib import Path
+
+        from .._utils.safe_io import save_object
 
         check_is_fitted(self, "estimator_")
         fname = Path(fname)
@@ -351,19 +425,67 @@ class VoxelwiseEncoder(BaseEstimator):
             raise FileExistsError(
                 f"Invalid value for `fname`: '{fname}' exists; pass overwrite=True to replace it."
             )
-        with atomic_path(fname) as tmp:
-            joblib.dump({"format_version": _FORMAT_VERSION, "encoder": self}, tmp)
-        return fname
+        state = dict(vars(self), client=None)
+        return save_object(fname, "VoxelwiseEncoder", _FORMAT_VERSION,
+                           {"class": "VoxelwiseEncoder", "state": state}, _saveable_classes())
 
 
-def load_encoder(fname):
-    """Load a :class:`VoxelwiseEncoder` saved with :meth:`VoxelwiseEncoder.save`."""
-    import joblib
+def _saveable_classes():
+    """The only classes :func:`load_encoder` rebuilds (never a class named by the file)."""
+    from sklearn import model_selection as ms
 
-    payload = joblib.load(fname)
-    if not isinstance(payload, dict) or payload.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(
-            f"Invalid value for `fname`: '{fname}' is not a neurotoolkit encoder file "
-            f"(format version {_FORMAT_VERSION})."
-        )
-    return payload["encoder"]
+    from .._ridge._banded import BandedRidgeCVResults
+    from .._ridge._solve_ridge import RidgeCVResults
+    from ..data._splits import StimulusKFold
+    from ..features import GaborPyramid
+    from ._banded import BandedRidgeCV
+    from ._delayer import Delayer
+    from ._ridge_cv import RidgeCV
+
+    return (VoxelwiseEncoder, RidgeCV, BandedRidgeCV, RidgeCVResults, BandedRidgeCVResults,
+            Delayer, FeatureSpace,
+            GaborPyramid, StimulusKFold, ms.KFold, ms.GroupKFold, ms.LeaveOneGroupOut,
+            ms.PredefinedSplit, ms.ShuffleSplit, ms.GroupShuffleSplit, ms.TimeSeriesSplit)
+
+
+def load_encoder(fname, trust_pickle=False):
+    """Load a :class:`VoxelwiseEncoder` saved with :meth:`VoxelwiseEncoder.save`.
+
+    The file's checksum is verified, and objects are rebuilt only from
+    neurotoolkit's own classes: loading never runs code from the file.
+
+    Parameters
+    ----------
+    fname : path-like
+    trust_pickle : bool
+        Files written by neurotoolkit before version 2 of the format are
+        joblib pickles, which can run arbitrary code when loaded. They raise
+        an error unless ``trust_pickle=True``: pass it only for a file from a
+        source you trust, then ``save`` the encoder again to convert it.
+
+    Returns
+    -------
+    VoxelwiseEncoder
+    """
+    from pathlib import Path
+
+    from .._utils.safe_io import FileFormatError, load_object, sniff
+
+    fname = Path(fname)
+    hint = (f"If you trust its source, load it with load_encoder('{fname}', trust_pickle=True), "
+            "then call .save(new_fname) on the result to convert it to the safe format.")
+    if trust_pickle and fname.is_file() and sniff(fname) == "pickle":
+        import joblib
+
+        payload = joblib.load(fname)
+        if not isinstance(payload, dict) or not isinstance(payload.get("encoder"),
+                                                           VoxelwiseEncoder):
+            raise FileFormatError(
+                f"Invalid value for `fname`: '{fname}' is not a neurotoolkit encoder file."
+            )
+        return payload["encoder"]
+    tree, _ = load_object(fname, "VoxelwiseEncoder", _FORMAT_VERSION, _saveable_classes(),
+                          pickle_hint=hint)
+    enc = VoxelwiseEncoder.__new__(VoxelwiseEncoder)
+    enc.__dict__.update(tree["state"])
+    return enc

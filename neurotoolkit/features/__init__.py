@@ -1,13 +1,32 @@
-"""Stimulus features: weight-free feature spaces and pretrained backbones."""
+"""Stimulus features: weight-free feature spaces (Gabor pyramid) and pretrained
+backbones (open_clip, transformers, any torch module), extraction of layer
+features over a StimulusSet, and a feature store that caches them.
 
-from ._gabor import GaborPyramid
+torch is imported inside the functions that need it (``TorchGaborPyramid`` is
+loaded on first access), so ``import neurotoolkit.features`` stays light.
+"""
+
+from ._backbones import Backbone, ImageTransform, get_backbone, list_backbones, register_backbone
+from ._extract import extract_features
 from ._feature_space import FeatureSpace
+from ._gabor import GaborPyramid
+from ._store import FeatureStore
 
-__all__ = ["GaborPyramid", "FeatureSpace"]
+__all__ = [
+    "Backbone",
+    "FeatureSpace",
+    "FeatureStore",
+    "GaborPyramid",
+    "ImageTransform",
+    "TorchGaborPyramid",
+    "extract_features",
+    "get_backbone",
+    "list_backbones",
+    "register_backbone",
+]
 
-# torch-based names, imported on first access (``import neurotoolkit.features`` stays light)
+# torch-based names, imported on first access
 _LAZY_ATTRS = {"TorchGaborPyramid": "._gabor_torch"}
-__all__ += ["TorchGaborPyramid"]
 
 
 def __getattr__(name):
@@ -16,11 +35,3 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_LAZY_ATTRS[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-# backbones, extraction and the feature store (torch imported inside the functions)
-from ._backbones import Backbone, ImageTransform, get_backbone, list_backbones, register_backbone
-from ._extract import extract_features
-from ._store import FeatureStore
-
-__all__ += ["Backbone", "ImageTransform", "get_backbone", "list_backbones", "register_backbone",
-            "extract_features", "FeatureStore"]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._utils.device import resolve_device
+from .._utils.docs import fill_doc
 from .._utils.logging import logger
 from .._utils.optional import require
 from .._utils.random import seeded  # noqa: F401  (re-exported for the backbone factories)
@@ -58,7 +60,8 @@ def list_backbones():
     return sorted(set(_REGISTRY) | set(_LAZY))
 
 
-def get_backbone(name, pretrained=_DEFAULT, checkpoint=None, device=None, dtype="float32",
+@fill_doc
+def get_backbone(name, pretrained=_DEFAULT, checkpoint=None, device="auto", dtype="float32",
                  random_state=0, **kwargs):
     """Build a pretrained (or randomly initialised) backbone by name.
 
@@ -119,14 +122,6 @@ def get_backbone(name, pretrained=_DEFAULT, checkpoint=None, device=None, dtype=
 
 
 # ---------------------------------------------------------------------------- helpers
-def resolve_device(device):
-    """A torch.device: ``device`` or CUDA when available, else the CPU."""
-    torch = require("torch", purpose="backbones")
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 _FILE_HASHES = {}
 
 
@@ -330,13 +325,14 @@ class Backbone:
         ``embed(model, inputs)`` -> (n, d) final embedding ("embedding" layer).
     layer_prefix : dict | None
         ``{"image": "visual.", "text": ""}``: where each tower's layers are named.
-    device : str | torch.device | None
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device
+        Resolved by ``neurotoolkit._utils.device.resolve_device``.
     config : dict | None
         Architecture description (provenance).
     """
 
     def __init__(self, model, name, modality, weights_tag, image_transform=None, tokenizer=None,
-                 embed_image=None, embed_text=None, layer_prefix=None, device=None, config=None,
+                 embed_image=None, embed_text=None, layer_prefix=None, device="auto", config=None,
                  text_mask=None):
         check_option("modality", modality, ("image", "text", "image+text"))
         self.device = resolve_device(device)
@@ -358,7 +354,7 @@ class Backbone:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_module(cls, module, preprocess=None, modality="image", name=None, embed=None,
-                    weights_tag=None, device=None, layer_prefix=""):
+                    weights_tag=None, device="auto", layer_prefix=""):
         """Wrap any ``torch.nn.Module``.
 
         Parameters
@@ -378,7 +374,8 @@ class Backbone:
             ``embed(module, inputs)`` -> (n, d); default ``module(inputs)`` (first tensor).
         weights_tag : str | None
             Default: sha256 of the module's parameters and buffers.
-        device : str | None
+        device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device
+            "auto" (the default) picks CUDA when torch sees a GPU, else the CPU.
         """
         nn = require("torch.nn", purpose="Backbone.from_module")
         if not isinstance(module, nn.Module):

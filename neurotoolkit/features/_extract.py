@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from .._utils.docs import fill_doc
-from .._utils.logging import logger, progress
+from .._utils.logging import logger, progress, warn
 from .._utils.logging import verbose as verbose_decorator
 from .._utils.optional import require
 from .._utils.validation import check_int, check_option, check_type, describe
@@ -81,8 +81,8 @@ def _average_by_owner(torch, out, owner, n):
 
 @fill_doc
 @verbose_decorator
-def extract_features(stimuli, backbone, layers=("embedding",), modality="image", pooling="auto",
-                     batch_size=32, device=None, dtype="float32", normalize=False, reduce=None,
+def extract_features(stimuli, backbone, layers="embedding", modality="image", pooling="auto",
+                     batch_size=32, device="auto", dtype="float32", normalize=False, reduce=None,
                      cache=None, checkpoint_every=60.0, callback=None, verbose=None):
     """Features of every stimulus from layers of a backbone.
 
@@ -95,14 +95,18 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
         A Backbone or a name for :func:`get_backbone` (e.g. ``"gabor"``).
     layers : str | sequence of str
         Layer names from ``backbone.layers()``; ``"embedding"`` is the model's
-        final embedding.
+        final embedding. The type of ``layers`` sets the return type: one name
+        (a str) gives one FeatureSpace, a list or tuple gives a dict keyed by
+        layer, also when it holds a single name.
     modality : "image" | "text"
     pooling : "auto" | "cls" | "mean" | "last" | "avgpool" | "flatten"
         How token sequences and feature maps become vectors (see
         ``Backbone.forward_features``).
     batch_size : int
-    %(device)s
-        None keeps the backbone's device.
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, default="auto"
+        "auto" keeps the device of a Backbone object (and builds a backbone
+        given by name on CUDA when torch sees a GPU, else the CPU); another
+        value moves the backbone there (in place).
     dtype : "float32" | "float16"
         Precision of the returned (and cached) features; on CUDA, float16
         also runs the model under autocast.
@@ -113,7 +117,10 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
         "random_state": 0}`` to reduce large layers (fit on all stimuli).
     cache : path-like | FeatureStore | None
         Feature store: complete results are read from it; new ones and the
-        rows of an interrupted run are written to it and resumed from.
+        rows of an interrupted run are written to it and resumed from. A bad
+        cache entry is reported, moved aside and recomputed; a cache that
+        cannot be written (read-only, full) gives a warning, and the computed
+        features are still returned.
     checkpoint_every : float
         Seconds between saves of partial results to the cache (they are also
         saved when the extraction stops on an error or KeyboardInterrupt).
@@ -124,15 +131,22 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
     Returns
     -------
     features : FeatureSpace | dict str -> FeatureSpace
-        (n_stimuli, n_features) per layer, rows in ``stimuli.ids`` order; a
-        single FeatureSpace when one layer is asked for (the default).
+        (n_stimuli, n_features), rows in ``stimuli.ids`` order: one
+        FeatureSpace when ``layers`` is a str (the default, "embedding"); a
+        dict layer -> FeatureSpace, in the order asked, when it is a list or
+        tuple.
     """
     torch = require("torch", purpose="extract_features")
-    layers = [layers] if isinstance(layers, str) else list(dict.fromkeys(layers))
-    single = len(layers) == 1
+    single = isinstance(layers, str)
+    if not single and not (isinstance(layers, (list, tuple)) and
+                           all(isinstance(layer, str) for layer in layers)):
+        raise TypeError(f"Invalid type for `layers`: expected a layer name (str) or a list of layer "
+                        f"names, got {describe(layers)}.")
+    layers = [layers] if single else list(dict.fromkeys(layers))
     if not layers:
         raise ValueError("Invalid value for `layers`: expected at least one layer name, got none.")
-    backbone = get_backbone(backbone) if isinstance(backbone, str) else backbone
+    auto = device is None or (isinstance(device, str) and device == "auto")
+    backbone = get_backbone(backbone, device=device) if isinstance(backbone, str) else backbone
     check_type("backbone", backbone, Backbone)
     check_option("modality", modality, ("image", "text"))
     check_option("pooling", pooling, tuple(p for p in POOLINGS if p != "none"),
@@ -145,7 +159,7 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
     if modality == "image" and stimuli.images is None:
         raise ValueError(f"Invalid value for `modality`: StimulusSet {stimuli.name!r} has no images.")
     backbone._modality(modality)
-    if device is not None:
+    if not auto:
         backbone.to(device)
     store = None if cache is None else cache if isinstance(cache, FeatureStore) else FeatureStore(cache)
     ids = [str(i) for i in stimuli.ids]
@@ -186,12 +200,24 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
     batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
     np_dtype = np.dtype(dtype)
 
-    def save_partials():
-        if store is None:
+    cache_failed = []
+
+    def write(method, *args):
+        """Write to the store; a cache that cannot be written costs a warning, never the features."""
+        if store is None or cache_failed:
             return
+        try:
+            getattr(store, method)(*args)
+        except OSError as err:
+            cache_failed.append(err)
+            warn(f"extract_features: cannot write to the feature cache '{store.root}' "
+                 f"({type(err).__name__}: {err}); the features computed now are returned but not "
+                 "cached. Free space, fix permissions, or pass another `cache`.")
+
+    def save_partials():
         for layer in todo_layers:
             if values[layer] is not None and done[layer].any() and not done[layer].all():
-                store.put_partial(keys[layer], values[layer], done[layer], ids, parts[layer])
+                write("put_partial", keys[layer], values[layer], done[layer], ids, parts[layer])
 
     autocast = (backbone.device.type == "cuda" and dtype == "float16")
     last_save = time.monotonic()
@@ -231,7 +257,7 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
         name = f"{backbone.name}/{layer}"
         raw = FeatureSpace(values[layer], ids, name, provenance)
         if store is not None and keys[layer] not in store:
-            store.put(keys[layer], raw, parts[layer])
+            write("put", keys[layer], raw, parts[layer])
         if reduce is None:
             results[layer] = raw
             continue
@@ -239,8 +265,7 @@ def extract_features(stimuli, backbone, layers=("embedding",), modality="image",
         provenance = dict(provenance, reduce=reduce, **info)
         space = FeatureSpace(reduced.astype(np_dtype), ids, name, provenance,
                              [f"{name}:{reduce['method']}{k}" for k in range(reduced.shape[1])])
-        if store is not None:
-            store.put(final_keys[layer], space, dict(parts[layer], reduce=reduce))
+        write("put", final_keys[layer], space, dict(parts[layer], reduce=reduce))
         results[layer] = space
     results = {layer: results[layer] for layer in layers}
     return results[layers[0]] if single else results

@@ -31,7 +31,7 @@ class FeatureSpace:
     """
 
     def __init__(self, values, stimulus_ids, name, provenance=None, feature_names=None):
-        values = check_array("values", values, ndim=2, dtype=None)
+        values = check_array("values", values, ndim=2, dtype=None, min_samples=1)
         if not np.issubdtype(values.dtype, np.number):
             raise ValueError(
                 f"Invalid value for `values`: expected a numeric array, got dtype {values.dtype}."

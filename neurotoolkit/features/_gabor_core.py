@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import fft as sp_fft
 
 from .._utils.logging import progress
-from .._utils.validation import check_int, check_option, check_positive_array, describe
+from .._utils.validation import check_image_array, check_int, check_option, check_positive_array
 
 __all__ = ["gabor_filters", "check_gabor_params", "gabor_feature_table", "gabor_features"]
 
@@ -61,12 +61,7 @@ def gabor_filters(size, spatial_frequencies, orientations, pad=None):
 
 def _to_gray(images, image_size):
     """uint8/float images (n, h, w[, 3]) -> float32 (n, image_size, image_size) in [0, 1]."""
-    imgs = np.asarray(images)
-    if imgs.ndim not in (3, 4) or (imgs.ndim == 4 and imgs.shape[-1] not in (1, 3, 4)):
-        raise ValueError(
-            "Invalid value for `images`: expected an array (n_images, height, width) or "
-            f"(n_images, height, width, 3), got {describe(imgs)}."
-        )
+    imgs = check_image_array("images", images, channels=(1, 3, 4))  # shape, dtype, range
     scale = 255.0 if imgs.dtype == np.uint8 else 1.0
     imgs = imgs.astype(np.float32) / scale
     if imgs.ndim == 4:
@@ -190,6 +185,8 @@ def gabor_features(X, sfs, oris, grids, size, output="energy", dtype="float32", 
     dtype = np.dtype(dtype)
     n_feat = len(sfs) * len(oris) * sum(g * g for g in grids)
     stim = X if hasattr(X, "load_images") and hasattr(X, "ids") else None
+    if stim is None:  # shape, dtype, range and at least 1 image, before any work
+        X = check_image_array("images", X, channels=(1, 3, 4))
     n = len(stim) if stim is not None else len(X)
     pad = size + size // 2
     plans = [_band_plan(size, pad, sf, oris, grids) for sf in sfs]

@@ -227,7 +227,7 @@ class GaborBackbone(Backbone):
         return ["energy", *self.model.grid_names, "embedding"]
 
 
-def gabor_backbone(identifier="", pretrained="default", checkpoint=None, device=None, dtype="float32",
+def gabor_backbone(identifier="", pretrained="default", checkpoint=None, device="auto", dtype="float32",
                    random_state=0, n_orientations=8, spatial_frequencies=None, grid_sizes=(1, 2, 4),
                    image_size=64, output="energy", precision="float32"):
     """Factory registered as ``"gabor"``: a weight-free TorchGaborPyramid Backbone.

@@ -114,7 +114,7 @@ def _embed_text(model, tokens):
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1)
 
 
-def hf_backbone(identifier, pretrained=_DEFAULT, checkpoint=None, device=None, dtype="float32",
+def hf_backbone(identifier, pretrained=_DEFAULT, checkpoint=None, device="auto", dtype="float32",
                 random_state=0, local_files_only=True, modality=None, max_length=None, **kwargs):
     """Factory registered as ``"hf"``; see :func:`get_backbone`.
 

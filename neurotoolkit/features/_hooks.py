@@ -22,7 +22,9 @@ def list_layers(module, prefix="", all_modules=False):
     all_modules : bool
         False lists a readable subset: each block of every ``ModuleList`` /
         ``Sequential`` stack and the direct children of the model (or of the
-        ``prefix`` tower); True lists every named submodule.
+        ``prefix`` tower), parameter-free ones included (e.g. a ResNet's
+        ``avgpool``, the usual penultimate layer), dropout and identity
+        excluded; True lists every named submodule.
 
     Returns
     -------
@@ -46,7 +48,7 @@ def list_layers(module, prefix="", all_modules=False):
             _is_stack_item(anc, mods, containers) for anc in _ancestors(name)
         )
         top = depth == root_depth and not isinstance(mod, containers) and not _is_dropout(mod)
-        if in_stack or (top and _has_state(mod)):
+        if in_stack or top:
             names.append(name)
     return names
 
@@ -67,10 +69,6 @@ def _is_stack_item(name, mods, containers):
 
 def _is_dropout(mod):
     return "Dropout" in type(mod).__name__ or type(mod).__name__ == "Identity"
-
-
-def _has_state(mod):
-    return any(True for _ in mod.parameters()) or any(True for _ in mod.children()) or "Norm" in type(mod).__name__
 
 
 class _StopForward(Exception):

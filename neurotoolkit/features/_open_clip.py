@@ -80,7 +80,7 @@ def _cached_weights(open_clip, arch, tag, cache_dir):
     return (candidates[0] if candidates else None), "; or ".join(where), cfg
 
 
-def open_clip_backbone(identifier, pretrained=_DEFAULT, checkpoint=None, device=None, dtype="float32",
+def open_clip_backbone(identifier, pretrained=_DEFAULT, checkpoint=None, device="auto", dtype="float32",
                        random_state=0, local_files_only=True, cache_dir=None, model_cfg=None, **kwargs):
     """Factory registered as ``"open_clip"``; see :func:`get_backbone`.
 

@@ -6,26 +6,44 @@ random-init seed), layer, pooling, normalisation, preprocessing description,
 dtype, reduction spec and the stimulus-set hash (:func:`stimulus_set_hash`).
 Changing any part gives another key, so stale features are never returned.
 
-Writes are atomic (temporary file + ``os.replace``). An extraction that is
-interrupted keeps its completed rows in ``<key>.partial.h5`` (values plus a
-``done`` mask), which the next call resumes from.
+Entries are checksummed neurotoolkit HDF5 files (:mod:`neurotoolkit._utils.safe_io`),
+written atomically (temporary file + ``os.replace``). An entry that fails to
+load (truncated, altered, or written by an older version without checksum) is
+reported with a warning, moved to ``<root>/corrupted/`` and treated as
+missing, so that it is recomputed: a bad file never blocks the user. Keys are
+plain names (letters, digits, ``_ - .``), so no key reaches a file outside the
+root. Temporary files left by killed writes are removed when the store is
+opened. An extraction that is interrupted keeps its completed rows in
+``<key>.partial.h5`` (values plus a ``done`` mask), which the next call
+resumes from.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .._utils.io import atomic_path
+from .._utils.io import remove_stale_temp_files
+from .._utils.logging import warn
+from .._utils.safe_io import (
+    FileFormatError,
+    open_container,
+    path_inside,
+    read_header,
+    read_strings,
+    write_container,
+    write_strings,
+)
 from .._utils.validation import check_type
 from ._feature_space import FeatureSpace
 
 __all__ = ["FeatureStore", "make_key", "stimulus_set_hash"]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: checksummed safe_io container; 1 (no checksum) entries are recomputed
 
 
 def _canonical(obj):
@@ -69,19 +87,14 @@ def stimulus_set_hash(stimuli, modality="image"):
     return h.hexdigest()
 
 
-def _h5py():
-    from .._utils.optional import require
-
-    return require("h5py", purpose="FeatureStore")
-
-
 class FeatureStore:
     """A folder of cached feature spaces (HDF5 files), shared across sessions.
 
     Parameters
     ----------
     root : path-like
-        Folder (created on first write).
+        Folder (created on first write). Temporary files that killed writes
+        left in it are removed (with a warning) when the store is opened.
 
     Examples
     --------
@@ -93,6 +106,8 @@ class FeatureStore:
     def __init__(self, root):
         check_type("root", root, "path-like")
         self.root = Path(root).expanduser()
+        for tmp in remove_stale_temp_files(self.root):
+            warn(f"FeatureStore: removed '{tmp}', left behind by an interrupted write.")
 
     def __repr__(self):
         return f"FeatureStore('{self.root}')"
@@ -100,8 +115,13 @@ class FeatureStore:
     make_key = staticmethod(make_key)
 
     def path(self, key, partial=False):
-        """File of ``key`` (complete, or the partial file of an interrupted run)."""
-        return self.root / (f"{key}.partial.h5" if partial else f"{key}.h5")
+        """File of ``key`` (complete, or the partial file of an interrupted run).
+
+        ``key`` must be a plain name (letters, digits, ``_``, ``-``, ``.``; no
+        path separators, no ``..``), so that every file stays inside ``root``.
+        """
+        path_inside(self.root, key, "key")
+        return path_inside(self.root, f"{key}.partial.h5" if partial else f"{key}.h5", "key")
 
     def __contains__(self, key):
         return self.path(key).is_file()
@@ -110,45 +130,78 @@ class FeatureStore:
         """Keys of the complete entries."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name[:-3] for p in self.root.glob("*.h5") if not p.name.endswith(".partial.h5"))
+        return sorted(p.name[:-3] for p in self.root.glob("*.h5")
+                      if not p.name.endswith(".partial.h5") and not p.name.startswith("."))
+
+    # ------------------------------------------------------------------ bad entries
+    def _quarantine(self, path, err):
+        """Warn about a bad entry and move it to ``root/corrupted/``; it is then recomputed."""
+        dest = self.root / "corrupted" / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}"
+        n = 0
+        while dest.exists():  # never replace an earlier bad copy
+            n += 1
+            dest = dest.with_name(f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}-{n}")
+        try:
+            dest.parent.mkdir(exist_ok=True)
+            shutil.move(str(path), str(dest))
+            where = f"moved to '{dest}'"
+        except OSError as move_err:
+            where = f"left in place: it could not be moved aside ({move_err})"
+        warn(f"FeatureStore: ignoring a bad cache entry: {err} The file was {where}; its "
+             "features are recomputed.")
+
+    def _read(self, key, partial):
+        """The arrays of ``key``'s file if it exists and is sound, else None."""
+        path = self.path(key, partial=partial)
+        if not path.is_file():
+            return None
+        try:
+            return self._read_entry(path, partial)
+        except FileFormatError as err:  # corrupted, old format, pickle: never load, recompute
+            self._quarantine(path, err)
+            return None
+
+    @staticmethod
+    def _read_entry(path, partial=False):
+        """Read one entry file, raising ``FileFormatError`` (naming it) when it is bad."""
+        kind = "FeatureStorePartial" if partial else "FeatureStoreEntry"
+        with open_container(path, kind, _FORMAT, param="cache") as (f, header):
+            ids = read_strings(f["stimulus_ids"])
+            if partial:
+                return f["values"][()], f["done"][()].astype(bool), ids
+            names = read_strings(f["feature_names"]) if "feature_names" in f else None
+            return f["values"][()], ids, header["meta"], names
 
     # ------------------------------------------------------------------ complete entries
     def get(self, key):
-        """The FeatureSpace stored under ``key``, or None."""
-        path = self.path(key)
-        if not path.is_file():
+        """The FeatureSpace stored under ``key``, or None.
+
+        A bad entry (truncated, altered, older format) is reported with a
+        warning, moved to ``root/corrupted/`` and treated as missing.
+        """
+        entry = self._read(key, partial=False)
+        if entry is None:
             return None
-        h5py = _h5py()
-        with h5py.File(path, "r") as f:
-            values = f["values"][()]
-            ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["stimulus_ids"][()]]
-            names = None
-            if "feature_names" in f:
-                names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["feature_names"][()]]
-            name = f.attrs["name"]
-            provenance = json.loads(f.attrs["provenance"])
-        provenance["cache_key"] = key
-        return FeatureSpace(values, ids, name, provenance, names)
+        values, ids, meta, names = entry
+        provenance = dict(meta["provenance"], cache_key=key)
+        return FeatureSpace(values, ids, meta["name"], provenance, names)
 
     def put(self, key, space, parts=None):
         """Write ``space`` (a FeatureSpace) under ``key`` atomically; removes the partial file.
 
-        Returns the file path.
+        Returns the file path. Raises ``OSError`` when the folder cannot be
+        written (read-only, full); nothing is left behind then.
         """
         check_type("space", space, FeatureSpace)
-        h5py = _h5py()
         path = self.path(key)
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:  # closed before the move
+        meta = {"name": space.name, "provenance": json.loads(_canonical(space.provenance)),
+                "parts": json.loads(_canonical(parts or {}))}
+        with write_container(path, "FeatureStoreEntry", _FORMAT, meta) as f:
             f.create_dataset("values", data=space.values)
-            f.create_dataset("stimulus_ids", data=np.asarray(space.stimulus_ids, dtype="S"))
+            write_strings(f, "stimulus_ids", space.stimulus_ids)
             default = [f"{space.name}_{k}" for k in range(space.n_features)]
             if list(space.feature_names) != default:
-                f.create_dataset("feature_names", data=np.asarray(space.feature_names, dtype="S"))
-            f.attrs["name"] = space.name
-            f.attrs["provenance"] = _canonical(space.provenance)
-            f.attrs["parts"] = _canonical(parts or {})
-            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            f.attrs["format"] = _FORMAT
+                write_strings(f, "feature_names", space.feature_names)
         self.path(key, partial=True).unlink(missing_ok=True)
         return path
 
@@ -160,43 +213,42 @@ class FeatureStore:
     # ------------------------------------------------------------------ partial entries
     def get_partial(self, key):
         """(values, done, stimulus_ids) of an interrupted extraction, or None."""
-        path = self.path(key, partial=True)
-        if not path.is_file():
-            return None
-        h5py = _h5py()
-        with h5py.File(path, "r") as f:
-            ids = [s.decode() if isinstance(s, bytes) else str(s) for s in f["stimulus_ids"][()]]
-            return f["values"][()], f["done"][()].astype(bool), ids
+        return self._read(key, partial=True)
 
     def put_partial(self, key, values, done, stimulus_ids, parts=None):
-        """Save the rows done so far (atomically: the previous partial file stays until replaced)."""
-        h5py = _h5py()
-        with atomic_path(self.path(key, partial=True)) as tmp, h5py.File(tmp, "w") as f:
+        """Save the rows done so far atomically (the previous partial file stays until replaced)."""
+        meta = {"parts": json.loads(_canonical(parts or {}))}
+        with write_container(self.path(key, partial=True), "FeatureStorePartial", _FORMAT,
+                             meta) as f:
             f.create_dataset("values", data=values)
             f.create_dataset("done", data=np.asarray(done, dtype=bool))
-            f.create_dataset("stimulus_ids", data=np.asarray(stimulus_ids, dtype="S"))
-            f.attrs["parts"] = _canonical(parts or {})
-            f.attrs["format"] = _FORMAT
+            write_strings(f, "stimulus_ids", stimulus_ids)
 
     # ------------------------------------------------------------------ summary
     def info(self):
-        """A pandas DataFrame: one row per file (complete or partial) with its key parts."""
+        """A pandas DataFrame: one row per file (complete or partial) with its key parts.
+
+        Checksums are not verified here (:meth:`get` does); unreadable files are left out.
+        """
+        import h5py
         import pandas as pd
 
         rows = []
         if self.root.is_dir():
-            h5py = _h5py()
             for p in sorted(self.root.glob("*.h5")):
                 partial = p.name.endswith(".partial.h5")
                 key = p.name[: -len(".partial.h5")] if partial else p.name[:-3]
                 try:
+                    header = read_header(p)
                     with h5py.File(p, "r") as f:
-                        parts = json.loads(f.attrs.get("parts", "{}"))
                         shape = f["values"].shape
                         dtype = str(f["values"].dtype)
                         n_done = int(f["done"][()].sum()) if partial else shape[0]
-                except OSError:
+                except (OSError, KeyError, FileFormatError):
                     continue
+                if p.name.startswith(".") or header is None:
+                    continue
+                parts = header["meta"].get("parts", {})
                 rows.append({
                     "key": key, "complete": not partial, "backbone": parts.get("backbone"),
                     "weights": parts.get("weights"), "layer": parts.get("layer"),

@@ -26,7 +26,7 @@ from .synthesis import (
     BrainGuidedDiffusion,
     EncoderObjective,
     GroundTruthJudge,
-    GuidedDiffusionResult,
+    NaturalComparison,
     SynthesisResult,
     backbone_extractor,
     category_specificity,
@@ -55,7 +55,7 @@ _DEPRECATED = {
 
 
 def __getattr__(name):
-    if name in synthesis._LAZY_IMAGE_PARAM:
+    if name in synthesis._LAZY_IMAGE_PARAM or name in synthesis._DEPRECATED:
         return getattr(synthesis, name)
     if name in _DEPRECATED:
         import importlib

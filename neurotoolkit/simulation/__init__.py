@@ -6,3 +6,7 @@ from ._builtin_stimuli import make_builtin_stimuli
 from ._simulate import GroundTruth, SimulatedDataset, simulate_recordings
 
 __all__ = ["GroundTruth", "SimulatedDataset", "make_builtin_stimuli", "simulate_recordings"]
+
+from ._multimodal import MultimodalSEEG, simulate_multimodal_seeg
+
+__all__ += ["MultimodalSEEG", "simulate_multimodal_seeg"]

@@ -65,6 +65,9 @@ def test_load_fmri_volume_geometry_and_roundtrip(two_runs):
     assert ids[2] == "a" and ids[10] == "b" and ids[31] == "c"
     assert rec.stimulus_ids[31 + 16] == "b" and (rec.stimulus_ids == "").sum() == 68 - 5
     assert rec.units["roi"].unique().tolist() == ["mask"]
+    # provenance: the same key as for ephys recordings, a list of {"step": ..., params}
+    assert "steps" not in rec.meta and rec.meta["preprocessing"][0]["step"] == "mask"
+    assert rec.meta["preprocessing"][0]["n_voxels"] == mask.sum()
     # back to the brain, through a file written atomically
     img = rec.to_nifti(rec.responses[3])
     np.testing.assert_allclose(img.get_fdata()[mask], datas[0][..., 3][mask], rtol=1e-6)
@@ -181,7 +184,12 @@ def test_estimate_betas_recovers_truth(tmp_path, rng):
     assert not np.allclose(lss.responses[:6], lsa.responses[:6], atol=1e-6)
     cond = estimate_betas(rec, table, method="conditions", noise_model="ols")
     assert cond.n_trials == 6 and list(cond.stimulus_ids[:3]) == ["a", "b", "c"]
-    assert cond.meta["steps"][-1]["method"] == "conditions"
+    assert cond.meta["preprocessing"][-1]["method"] == "conditions"
+    # a recording written before the key was renamed: its steps are kept, under the new key
+    old = Recording(rec.responses, rec.stimulus_ids, runs=rec.runs,
+                    meta={"tr": TR, "steps": [{"step": "mask"}]})
+    glm = estimate_betas(old, table, method="conditions", noise_model="ols").meta
+    assert "steps" not in glm and [s["step"] for s in glm["preprocessing"]] == ["mask", "glm"]
 
 
 def test_bad_inputs(two_runs, tmp_path):
@@ -244,7 +252,7 @@ def test_confounds_are_regressed_out(two_runs):
                     mask=folder / "mask.nii.gz", confounds=conf)
     for r in (0, 1):  # the confound itself is removed (the run mean is kept)
         assert rec.responses[rec.runs == r, 0].std() < 1e-3
-    assert rec.responses[:, 1:].std(0).min() > 1.0 and rec.meta["steps"][-1]["confounds"]
+    assert rec.responses[:, 1:].std(0).min() > 1.0 and rec.meta["preprocessing"][-1]["confounds"]
 
 
 def test_plot_brain_map_volume_and_surface(two_runs):

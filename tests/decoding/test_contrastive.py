@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurotoolkit.decoding import info_nce, mixco, mixco_loss, soft_clip
+from neurotoolkit.decoding._contrastive import info_nce, mixco, mixco_loss, soft_clip
 
 
 def _norm(a):
@@ -123,3 +123,13 @@ def test_loss_errors():
         soft_clip(_t(p), _t(t[:3]), 0.1)
     with pytest.raises(ValueError, match="same number of features"):
         info_nce(_t(p), _t(t[:, :4]), 0.1)
+
+
+@pytest.mark.parametrize("name", ["info_nce", "soft_clip", "mixco", "mixco_loss"])
+def test_losses_deprecated_at_package_level(name):
+    import neurotoolkit.decoding as decoding
+    from neurotoolkit.decoding import _contrastive
+
+    assert name not in decoding.__all__
+    with pytest.warns(FutureWarning, match=f"`neurotoolkit.decoding.{name}` is deprecated"):
+        assert getattr(decoding, name) is getattr(_contrastive, name)

@@ -5,10 +5,13 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import r2_score
 
 torch = pytest.importorskip("torch")
 
+from neurotoolkit._utils.safe_io import load_object
 from neurotoolkit.data import Recording
+from neurotoolkit.decoding._training import CHECKPOINT_VERSION
 from neurotoolkit.decoding import (
     CrossSubjectDecoder,
     RidgeDecoder,
@@ -18,7 +21,7 @@ from neurotoolkit.decoding import (
 )
 
 N_VOX = {"sub-01": 37, "sub-02": 29, "sub-03": 44, "sub-04": 31}
-FAST = dict(hidden_dim=32, n_blocks=1, max_epochs=25, batch_size=32, lr=3e-3, patience=5,
+FAST = dict(hidden_dim=32, n_blocks=1, max_epochs=25, batch_size=32, learning_rate=3e-3, patience=5,
             temperature=0.1, device="cpu", verbose=False)
 
 
@@ -59,7 +62,12 @@ def test_fit_predict_far_above_chance(fitted, world):
         pred = fitted.predict(X[s][test], subject=s)
         assert pred.shape == (len(test), Y.shape[1])
         assert top1_retrieval(pred, Y[test]) > 8 * chance
-        assert fitted.score(X[s][test], Y[test], s) == top1_retrieval(pred, Y[test])
+        # score is scikit-learn's regressor score (R^2); retrieval is a named method
+        assert fitted.score(X[s][test], Y[test], s) == pytest.approx(r2_score(Y[test], pred))
+        assert fitted.score_retrieval(X[s][test], Y[test], s) == top1_retrieval(pred, Y[test])
+        heads = fitted.predict_heads(X[s][test], s)  # a dict, also for one head
+        assert list(heads) == ["embedding"]
+        np.testing.assert_array_equal(heads["embedding"], pred)
     h = fitted.history_
     assert {"epoch", "train_loss", "contrastive", "mse", "mixup", "val_loss", "val_retrieval",
             "seconds", "best"} <= set(h.columns)
@@ -126,7 +134,8 @@ def test_checkpoint_resume_equals_one_run(tmp_path, world):
     with pytest.raises(ValueError, match="different model or data"):
         CrossSubjectDecoder(**dict(kw, hidden_dim=16, checkpoint=ckpt)).fit(Xs, Ys)
     # the checkpoint stores its monitor ("loss", the default): resuming with another fails
-    assert torch.load(ckpt, weights_only=False)["monitor"] == "loss"
+    saved, _ = load_object(ckpt, "TrainingCheckpoint", CHECKPOINT_VERSION)  # no pickle
+    assert saved["monitor"] == "loss"
     with pytest.raises(ValueError, match="Invalid value for `monitor`.*monitor='loss'"):
         CrossSubjectDecoder(**dict(kw, max_epochs=7, monitor="retrieval", checkpoint=ckpt)).fit(Xs, Ys)
 
@@ -169,8 +178,18 @@ def test_several_heads_and_recording_input(world):
     dec = CrossSubjectDecoder(**dict(FAST, max_epochs=3)).fit(
         recs, {"image": {s: emb for s in recs}, "category": {s: cat for s in recs}})
     assert dec.heads_ == {"image": Y.shape[1], "category": 3}
-    out = dec.predict(X["sub-03"][test], "sub-03")
-    assert set(out) == {"image", "category"} and out["category"].shape == (len(test), 3)
+    out = dec.predict_heads(X["sub-03"][test], "sub-03")
+    assert list(out) == ["image", "category"] and out["category"].shape == (len(test), 3)
+    # predict returns one array whatever the number of heads: the head is named
+    np.testing.assert_array_equal(dec.predict(X["sub-03"][test], "sub-03", head="category"),
+                                  out["category"])
+    with pytest.raises(ValueError, match=r"Invalid value for `head`: expected one of \['image', "
+                                         r"'category'\].*got None.*predict_heads"):
+        dec.predict(X["sub-03"][test], "sub-03")
+    with pytest.raises(ValueError, match="Invalid value for `head`: .* got 'text'"):
+        dec.score(X["sub-03"][test], Y[test], "sub-03", head="text")
+    assert dec.score_retrieval(X["sub-03"][test], Y[test], "sub-03", head="image") == \
+        top1_retrieval(out["image"], Y[test])
     # one table for all subjects
     dec1 = CrossSubjectDecoder(**dict(FAST, max_epochs=2)).fit(recs, emb)
     assert dec1.predict(recs["sub-01"], "sub-01").shape == (len(reps), Y.shape[1])
@@ -233,7 +252,7 @@ def test_errors(fitted, world):
 def test_early_stopping_keeps_best_epoch(world):
     X, Y, train, _ = world
     Xs, Ys = {s: X[s][train] for s in N_VOX}, {s: Y[train] for s in N_VOX}
-    kw = dict(FAST, lr=3e-2, mixup=0.0)  # mixup 0: the schedule does not depend on max_epochs
+    kw = dict(FAST, learning_rate=3e-2, mixup=0.0)  # mixup 0: the schedule does not depend on max_epochs
     dec = CrossSubjectDecoder(**dict(kw, max_epochs=60, patience=2)).fit(Xs, Ys)
     h = dec.history_
     best = int(h.loc[h["best"], "epoch"].item())
@@ -249,7 +268,7 @@ def _monitor_run(world, monitor, n, **kw):
     X, Y, train, _ = world
     Xs, Ys = {s: X[s][train[:n]] for s in N_VOX}, {s: Y[train[:n]] for s in N_VOX}
     # high lr, no mixup, no stopping: the validation loss and retrieval disagree on the best epoch
-    params = dict(FAST, lr=3e-2, mixup=0.0, validation_fraction=0.25, max_epochs=20,
+    params = dict(FAST, learning_rate=3e-2, mixup=0.0, validation_fraction=0.25, max_epochs=20,
                   patience=100)
     return CrossSubjectDecoder(**dict(params, monitor=monitor, **kw)).fit(Xs, Ys)
 
@@ -317,7 +336,7 @@ def test_simulated_subjects_cross_subject_and_adaptation():
             *paired_responses(rec, emb, average_repeats=True, ids=truth.test_ids)[:2])
     assert len({d[0].shape[1] for d in data.values()}) == 5
     subs, new = list(data)[:4], list(data)[4]
-    dec = CrossSubjectDecoder(hidden_dim=256, dropout=0.3, temperature=0.1, lr=1e-3,
+    dec = CrossSubjectDecoder(hidden_dim=256, dropout=0.3, temperature=0.1, learning_rate=1e-3,
                               max_epochs=30, mixup=0.2, patience=8, device="cpu")
     dec.fit({s: data[s][0] for s in subs}, {s: data[s][1] for s in subs})
     for s in subs:
@@ -328,3 +347,24 @@ def test_simulated_subjects_cross_subject_and_adaptation():
                              baseline=RidgeDecoder(), n_repeats=3)
     acc = curve.groupby("method")["accuracy"].mean()
     assert acc["adapter"] > 1.5 * acc["RidgeDecoder"]
+
+
+def test_deprecated_lr_and_device_auto(world):
+    X, Y, train, _ = world
+    Xs, Ys = {"a": X["sub-01"][train]}, {"a": Y[train]}
+    kw = dict(FAST, max_epochs=2, device="cpu")
+    new = CrossSubjectDecoder(**dict(kw, learning_rate=1e-2)).fit(Xs, Ys)
+    with pytest.warns(FutureWarning, match=r"`lr` of CrossSubjectDecoder is deprecated.*"
+                                           r"use `learning_rate=0.01`"):
+        old = CrossSubjectDecoder(**dict(kw, learning_rate=7.0, lr=1e-2)).fit(Xs, Ys)
+    # the old spelling still works, and wins over the new one's default
+    np.testing.assert_allclose(old.predict(X["sub-01"][:4], "a"),
+                               new.predict(X["sub-01"][:4], "a"), rtol=1e-5, atol=1e-6)
+    with pytest.warns(FutureWarning, match=r"`lr` of CrossSubjectDecoder.adapt is deprecated"):
+        new.adapt(X["new"][:20], Y[:20], subject="n", max_epochs=1, lr=1e-2)
+    with pytest.raises(ValueError, match="Invalid value for `learning_rate`: expected a positive"):
+        new.adapt(X["new"][:20], Y[:20], subject="m", max_epochs=1, learning_rate=0.0)
+    auto = CrossSubjectDecoder(**dict(kw, device="auto")).fit(Xs, Ys)
+    assert auto.device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(TypeError, match="Invalid type for `device`"):
+        CrossSubjectDecoder(**dict(kw, device=3)).fit(Xs, Ys)

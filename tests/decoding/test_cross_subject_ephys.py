@@ -21,7 +21,7 @@ def test_cross_subject_decoder_on_meg_channel_window_units(torch_single_thread, 
     assert {"channel", "tmin", "tmax"} <= set(ds.recordings[0].units.columns)
     train = {r.subject: paired_responses(r, fs, ids=ds.truth.train_ids) for r in ds.recordings}
     test = {r.subject: paired_responses(r, fs, ids=ds.truth.test_ids) for r in ds.recordings}
-    dec = CrossSubjectDecoder(hidden_dim=64, n_blocks=1, max_epochs=40, batch_size=32, lr=3e-3,
+    dec = CrossSubjectDecoder(hidden_dim=64, n_blocks=1, max_epochs=40, batch_size=32, learning_rate=3e-3,
                               temperature=0.1, patience=10, device="cpu", random_state=0)
     dec.fit({s: xy[0] for s, xy in train.items()}, {s: xy[1] for s, xy in train.items()})
     acc = {}

@@ -42,11 +42,13 @@ def test_matches_sklearn_ridge_on_standardized_x(rng, p):
     X, Y = _data(rng, p=p)
     dec = RidgeDecoder(alphas=ALPHAS, cv=5, dtype="float64").fit(X, Y)
     assert dec.solver_ == ("primal" if p == 11 else "dual")
-    assert isinstance(dec.alpha_, float) and dec.coef_.shape == (p, 13)
+    assert dec.best_alphas_.shape == (13,) and dec.coef_.shape == (p, 13)
+    assert np.unique(dec.best_alphas_).size == 1  # alpha_selection="shared" by default
+    alpha = dec.best_alphas_[0]
     scaler = StandardScaler().fit(X)
     np.testing.assert_allclose(dec.x_mean_, scaler.mean_)
     np.testing.assert_allclose(dec.x_scale_, scaler.scale_)
-    ref = Ridge(alpha=dec.alpha_).fit(scaler.transform(X), Y)
+    ref = Ridge(alpha=alpha).fit(scaler.transform(X), Y)
     np.testing.assert_allclose(dec.coef_, ref.coef_.T, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(dec.intercept_, ref.intercept_, rtol=1e-6, atol=1e-9)
     Xn = rng.standard_normal((7, p)) + 1.0
@@ -59,7 +61,7 @@ def test_matches_sklearn_ridge_on_standardized_x(rng, p):
                             .predict(Xs[te]), multioutput="raw_values") for te in folds], axis=0)
           for a in ALPHAS]
     np.testing.assert_allclose(dec.cv_scores_, np.array(cv), rtol=1e-6, atol=1e-8)
-    assert dec.alpha_ == ALPHAS[np.argmax(np.mean(cv, axis=1))]
+    assert alpha == ALPHAS[np.argmax(np.mean(cv, axis=1))]
     np.testing.assert_allclose(dec.y_mean_, Y.mean(0))
     np.testing.assert_allclose(dec.y_scale_, Y.std(0))
 
@@ -67,13 +69,37 @@ def test_matches_sklearn_ridge_on_standardized_x(rng, p):
 @pytest.mark.filterwarnings("ignore:Alpha-grid saturation")
 def test_alpha_per_target_and_no_standardize(rng):
     X, Y = _data(rng)
-    dec = RidgeDecoder(alphas=ALPHAS, alpha_per_target=True, standardize=False,
+    dec = RidgeDecoder(alphas=ALPHAS, alpha_selection="best", standardize=False,
                        dtype="float64").fit(X, Y)
-    assert dec.alpha_.shape == (13,)
+    assert dec.best_alphas_.shape == (13,)
     np.testing.assert_array_equal(dec.x_mean_, 0)
     for j in (0, 5, 12):
-        ref = Ridge(alpha=dec.alpha_[j]).fit(X, Y[:, j])
+        ref = Ridge(alpha=dec.best_alphas_[j]).fit(X, Y[:, j])
         np.testing.assert_allclose(dec.predict(X[:4])[:, j], ref.predict(X[:4]), rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Alpha-grid saturation")
+def test_deprecated_alpha_per_target_and_alpha_(rng):
+    X, Y = _data(rng)
+    new = RidgeDecoder(alphas=ALPHAS, alpha_selection="best", dtype="float64").fit(X, Y)
+    old = RidgeDecoder(alphas=ALPHAS, alpha_per_target=True, dtype="float64")
+    with pytest.warns(FutureWarning, match="`alpha_per_target` is deprecated.*use "
+                                           "alpha_selection='best' instead"):
+        old.fit(X, Y)
+    np.testing.assert_array_equal(old.best_alphas_, new.best_alphas_)
+    assert old.alpha_selection_ == new.alpha_selection_ == "best"
+    with pytest.warns(FutureWarning, match="`alpha_` is deprecated.*use `best_alphas_`"):
+        np.testing.assert_array_equal(old.alpha_, new.best_alphas_)
+    shared = RidgeDecoder(alphas=ALPHAS, alpha_per_target=False, dtype="float64")
+    with pytest.warns(FutureWarning, match="use alpha_selection='shared' instead"):
+        shared.fit(X, Y)
+    with pytest.warns(FutureWarning, match="`alpha_` is deprecated"):
+        assert isinstance(shared.alpha_, float) and shared.alpha_ == shared.best_alphas_[0]
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="Invalid value for "
+                                                    "`alpha_per_target`: expected None when"):
+        RidgeDecoder(alpha_selection="best", alpha_per_target=False).fit(X, Y)
+    with pytest.raises(ValueError, match="Invalid value for `alpha_selection`"):
+        RidgeDecoder(alpha_selection="per_dim").fit(X, Y)
 
 
 def test_restandardize_is_brain_diffuser_test_time_zscoring(rng):
@@ -103,13 +129,22 @@ def test_three_d_targets_round_trip(rng):
         dec3.score(X, Y)
 
 
-def test_score_is_mean_pearson_r(rng):
+def test_score_is_sklearn_r2_and_score_targets_named(rng):
     X, Y = _data(rng)
     dec = RidgeDecoder(alphas=ALPHAS).fit(X, Y)
     Xn, Yn = _data(np.random.default_rng(1))
     pred = dec.predict(Xn)
+    assert dec.score(Xn, Yn) == pytest.approx(r2_score(Yn, pred), rel=1e-12)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(Yn))
+    assert dec.score(Xn, Yn, sample_weight=w) == pytest.approx(
+        r2_score(Yn, pred, sample_weight=w), rel=1e-12)
     r = [np.corrcoef(pred[:, j], Yn[:, j])[0, 1] for j in range(13)]
-    assert dec.score(Xn, Yn) == pytest.approx(np.mean(r), rel=1e-5)
+    np.testing.assert_allclose(dec.score_targets(Xn, Yn, scoring="correlation"), r, rtol=1e-5)
+    np.testing.assert_allclose(dec.score_targets(Xn, Yn, scoring="r2"),
+                               r2_score(Yn, pred, multioutput="raw_values"), rtol=1e-5)
+    with pytest.warns(FutureWarning, match="default `scoring` of RidgeDecoder.score_targets "
+                                           "changes from 'correlation' to 'r2'"):
+        np.testing.assert_allclose(dec.score_targets(Xn, Yn), r, rtol=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore:Alpha-grid saturation")

@@ -5,7 +5,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from neurotoolkit.data._splits import make_cv
-from neurotoolkit.encoding import BandedRidgeCV, sample_gammas
+from neurotoolkit.encoding import BandedRidgeCV, RidgeCV, sample_gammas, solve_banded_ridge_cv
 
 ALPHAS = np.logspace(-2, 5, 15)
 
@@ -185,7 +185,10 @@ def test_one_d_target_and_groups(rng):
     runs = np.repeat([0, 1, 2], 20)
     model = BandedRidgeCV(ALPHAS, "runs", n_iter=3, random_state=0).fit(Xs, Y[:, 0], groups=runs)
     assert model.coef_.shape == (23,) and np.ndim(model.intercept_) == 0
-    assert model.band_alphas_.shape == (2,)
+    # per-target attributes keep the target axis whatever the shape of Y
+    assert model.best_alphas_.shape == model.best_cv_scores_.shape == (1,)
+    assert model.band_alphas_.shape == model.best_gammas_.shape == (2, 1)
+    assert model.cv_scores_.shape == (model.n_iter_, 1)
     assert model.predict(Xs).shape == (60,)
     assert model.predict(Xs, split=True).shape == (2, 60)
     assert model.score_split(Xs, Y[:, 0]).shape == (2,)
@@ -260,3 +263,83 @@ def test_reused_statistics_equal_scaled_design(rng, widths):
                            _x_stats=stats.with_gamma(gamma))
         np.testing.assert_allclose(w, w_ref, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(b, b_ref, rtol=1e-8, atol=1e-10)
+
+
+def test_estimator_is_the_function(rng):
+    """BandedRidgeCV stores what solve_banded_ridge_cv returns, bit for bit."""
+    Xs, Y = _simulate(rng, n=70, widths=(5, 6, 4), t=9, relevant=(0, 2))
+    kwargs = dict(n_iter=6, random_state=0, stop_patience=None)
+    model = BandedRidgeCV(ALPHAS, 3, **kwargs).fit(Xs, Y)
+    res = solve_banded_ridge_cv(Xs, Y, ALPHAS, 3, **kwargs)
+    for attr in ("coef", "intercept", "best_alphas", "best_gammas", "band_alphas", "deltas",
+                 "cv_scores", "best_cv_scores", "gammas", "saturated"):
+        np.testing.assert_array_equal(getattr(model, attr + "_"), getattr(res, attr))
+    assert res.space_names == ["space0", "space1", "space2"] and res.n_iter == 6
+    assert res.best_gamma_cv_scores.shape == (15, 9)
+    np.testing.assert_array_equal(res.best_cv_scores, res.cv_scores.max(0))
+    np.testing.assert_array_equal(res.alphas[res.best_alpha_index], res.best_alphas)
+    # one array split by widths gives the same search
+    flat = solve_banded_ridge_cv(np.hstack(Xs), Y, ALPHAS, 3, n_features_per_space=[5, 6, 4],
+                                 **kwargs)
+    np.testing.assert_array_equal(flat.coef, res.coef)
+    no_refit = solve_banded_ridge_cv(Xs, Y, ALPHAS, 3, refit=False, **kwargs)
+    assert no_refit.coef is None and no_refit.intercept is None
+    np.testing.assert_array_equal(no_refit.best_alphas, res.best_alphas)
+
+
+def test_more_folds_than_samples_is_an_error_as_in_ridge_cv(rng):
+    Xs, Y = _simulate(rng, n=4, widths=(2, 3), t=2)
+    match = r"Invalid value for `cv`: expected at most 4 folds \(the number of samples\), got 5"
+    with pytest.raises(ValueError, match=match):
+        RidgeCV(cv=5).fit(np.hstack(Xs), Y)
+    with pytest.raises(ValueError, match=match):
+        BandedRidgeCV(cv=5).fit(Xs, Y)
+    with pytest.raises(ValueError, match=match):
+        solve_banded_ridge_cv(Xs, Y, cv=5)
+
+
+def test_shared_alpha_selection_matches_ridge_cv_on_scaled_design(rng):
+    """One (gamma, alpha) for all targets: the gamma whose shared alpha has the best mean score."""
+    Xs, Y = _simulate(rng, n=90, widths=(9, 14), t=7, relevant=(0,))
+    folds = make_cv(3, n_samples=len(Y))
+    gammas = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
+    model = BandedRidgeCV(ALPHAS, folds, n_iter=gammas, stop_patience=None, dtype="float64",
+                          alpha_selection="shared").fit(Xs, Y)
+    refs = []
+    for g in gammas:
+        scale = np.repeat(np.sqrt(g), (9, 14))
+        ref = RidgeCV(ALPHAS, folds, dtype="float64", alpha_selection="shared").fit(
+            np.hstack(Xs) * scale, Y)
+        best = ref.cv_scores_[np.searchsorted(ALPHAS, ref.best_alphas_[0])]
+        refs.append((best.mean(), g, ref, scale))
+    _, g, ref, scale = max(refs, key=lambda r: r[0])
+    np.testing.assert_allclose(model.best_gammas_, np.repeat(g[:, None], 7, axis=1))
+    np.testing.assert_array_equal(model.best_alphas_, ref.best_alphas_)
+    assert np.unique(model.best_alphas_).size == 1
+    np.testing.assert_allclose(model.coef_, ref.coef_ * scale[:, None], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="Invalid value for `alpha_selection`"):
+        BandedRidgeCV(ALPHAS, 3, alpha_selection="1se").fit(Xs, Y)
+
+
+def test_score_is_sklearn_r2(rng):
+    from sklearn.metrics import r2_score
+
+    Xs, Y = _simulate(rng, n=90, t=5)
+    model = BandedRidgeCV(ALPHAS, 3, n_iter=4, random_state=0).fit(Xs, Y)
+    Xn, Yn = _simulate(np.random.default_rng(7), n=40, t=5)
+    expected = r2_score(Yn, model.predict(Xn))
+    assert model.score(Xn, Yn) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(model.score(Xn, Yn), model.score_targets(Xn, Yn).mean(),
+                               rtol=1e-5)
+
+
+def test_function_input_errors(rng):
+    Xs, Y = _simulate(rng, n=30, t=3)
+    with pytest.raises(ValueError, match="`n_features_per_space`: expected None when"):
+        solve_banded_ridge_cv(Xs, Y, cv=3, n_features_per_space=[9, 14])
+    with pytest.raises(ValueError, match="Invalid value for `n_features_per_space`: expected "
+                                         "positive integers summing to the 23 columns"):
+        solve_banded_ridge_cv(np.hstack(Xs), Y, cv=3, n_features_per_space=[9, 13])
+    with pytest.raises(ValueError, match="Invalid value for `Xs`: expected at least one feature"):
+        solve_banded_ridge_cv({}, Y, cv=3)

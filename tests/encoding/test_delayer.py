@@ -49,10 +49,18 @@ def test_interleaved_runs_follow_order_of_appearance(rng):
     np.testing.assert_array_equal(Xd[5], X[3])
 
 
-def test_delay_longer_than_run_gives_zeros(rng):
+def test_delay_longer_than_data_or_run_raises(rng):
     X = rng.standard_normal((5, 2))
-    Xd = Delayer(delays=[7, -9]).fit_transform(X)
-    np.testing.assert_array_equal(Xd, 0)
+    with pytest.raises(ValueError, match=r"`delays`: .*n_samples = 5\).*\[7, -9\] among"):
+        Delayer(delays=[1, 7, -9]).fit(X)
+    with pytest.raises(ValueError, match=r"n_samples = 5\).*\[5\]"):
+        Delayer(delays=[5]).fit(X)
+    # a run shorter than a delay is named, even when X as a whole is long enough
+    X = rng.standard_normal((12, 2))
+    delayer = Delayer(delays=[0, 3]).fit(X)
+    with pytest.raises(ValueError, match=r"n_samples = 3 in run 'b'\).*\[3\]"):
+        delayer.transform(X, runs=["a"] * 9 + ["b"] * 3)
+    assert delayer.transform(X, runs=["a"] * 8 + ["b"] * 4).shape == (12, 4)
 
 
 def test_reshape_by_delays_roundtrip(rng):
@@ -109,13 +117,13 @@ def test_bad_delays(delays, match):
 
 
 def test_bad_runs():
-    delayer = Delayer().fit(np.zeros((4, 2)))
+    delayer = Delayer().fit(np.zeros((6, 2)))
     with pytest.raises(ValueError, match="Inconsistent lengths"):
-        delayer.transform(np.zeros((4, 2)), runs=[0, 0, 1])
+        delayer.transform(np.zeros((6, 2)), runs=[0, 0, 1])
     with pytest.raises(ValueError, match="Invalid value for `runs`: expected a 1-D array"):
-        delayer.transform(np.zeros((4, 2)), runs=np.zeros((4, 1)))
+        delayer.transform(np.zeros((6, 2)), runs=np.zeros((6, 1)))
     with pytest.raises(ValueError, match="features"):
-        delayer.transform(np.zeros((4, 3)))
+        delayer.transform(np.zeros((6, 3)))
 
 
 def test_in_pipeline_with_metadata_routing(rng):

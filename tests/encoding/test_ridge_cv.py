@@ -48,8 +48,26 @@ def test_one_dimensional_y(rng):
     X, Y = _data(rng)
     model = RidgeCV(alphas=np.logspace(-2, 3, 11)).fit(X, Y[:, 0])
     assert model.coef_.shape == (9,) and isinstance(model.intercept_, float)
-    assert isinstance(model.best_alphas_, float)
+    # best_alphas_ is always an array of shape (n_targets,), also for a 1-D y
+    assert isinstance(model.best_alphas_, np.ndarray) and model.best_alphas_.shape == (1,)
     assert model.predict(X).shape == (47,)
+
+
+def test_shared_alpha_is_an_array_of_one_value(rng):
+    X, Y = _data(rng)
+    alphas = np.logspace(-2, 3, 11)
+    model = RidgeCV(alphas=alphas, alpha_selection="shared", dtype="float64").fit(X, Y)
+    assert model.best_alphas_.shape == (6,) and np.unique(model.best_alphas_).size == 1
+    assert model.best_alphas_[0] == alphas[np.argmax(model.cv_scores_.mean(1))]
+
+
+def test_score_is_sklearn_r2(rng):
+    from sklearn.metrics import r2_score
+
+    X, Y = _data(rng)
+    model = RidgeCV(alphas=np.logspace(-2, 3, 11)).fit(X[:30], Y[:30])
+    assert model.score(X[30:], Y[30:]) == pytest.approx(
+        r2_score(Y[30:], model.predict(X[30:])), rel=1e-12)
 
 
 def test_dual_form_and_predict_without_weights(rng):

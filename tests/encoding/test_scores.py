@@ -31,14 +31,30 @@ def test_leading_prediction_axis_and_1d(rng):
         np.testing.assert_allclose(fn(y[:, 0], preds[:, :, 0]), out[:, 0])
 
 
-def test_zero_variance_gives_zero(rng):
+def test_zero_variance_gives_nan_with_warning(rng):
     y = rng.standard_normal((11, 3))
     y[:, 1] = 4.0
     p = rng.standard_normal((11, 3))
     p[:, 2] = 1.5
-    assert score_r2(y, p)[1] == 0
-    r = score_correlation(y, p)
-    assert r[1] == 0 and r[2] == 0 and r[0] != 0
+    with pytest.warns(UserWarning, match=r"R\^2 is undefined for 1 of 3 .*constant.*\[1\]"):
+        r2 = score_r2(y, p)
+    assert np.isnan(r2[1]) and np.isfinite(r2[[0, 2]]).all()
+    np.testing.assert_allclose(r2[[0, 2]], r2_score(y[:, [0, 2]], p[:, [0, 2]],
+                                                    multioutput="raw_values"))
+    with pytest.warns(UserWarning, match=r"undefined for 2 of 3 .*`y_pred` is constant.*\[2\]"):
+        r = score_correlation(y, p)
+    assert np.isnan(r[1]) and np.isnan(r[2])
+    np.testing.assert_allclose(r[0], pearsonr(y[:, 0], p[:, 0])[0])
+
+
+def test_one_sample_gives_nan_with_warning(rng):
+    y = rng.standard_normal((1, 4))
+    for fn in (score_r2, score_correlation):
+        with pytest.warns(UserWarning, match="fewer than 2 samples \\(got 1\\)"):
+            assert np.isnan(fn(y, y + 1)).all()
+    np.testing.assert_allclose(score_neg_mse(y, y + 1), -1.0)
+    with pytest.raises(ValueError, match="`y_true`: expected at least 1 sample.*empty array"):
+        score_r2(y[:0], y[:0])
 
 
 def test_nan_raises(rng):

@@ -106,3 +106,39 @@ def test_torch_backend_same_scores(sim, gabor_space):
     ref = VoxelwiseEncoder(features=gabor_space).fit(train).evaluate(test)
     out = VoxelwiseEncoder(features=gabor_space, backend="torch", device="cpu").fit(train).evaluate(test)
     np.testing.assert_allclose(out["r"], ref["r"], atol=1e-4)
+
+
+def test_score_is_sklearn_r2_of_repeat_averaged_responses(fitted):
+    from sklearn.metrics import r2_score
+
+    enc, _, test = fitted
+    avg = test.average_repeats()
+    expected = r2_score(avg.responses, enc.predict(avg.stimulus_ids))
+    assert enc.score(test) == pytest.approx(expected, rel=1e-12)
+    # evaluate() keeps the per-unit table: its r2 column averages to the same number
+    assert enc.evaluate(test)["r2"].mean() == pytest.approx(expected, rel=1e-6)
+
+
+def test_alpha_selection_is_forwarded(sim, gabor_space):
+    rec = sim.recordings[0].select(roi=["V1", "noise"])
+    train, _ = rec.split(test_ids=rec.meta["test_ids"])
+    enc = VoxelwiseEncoder(features=gabor_space, alpha_selection="shared").fit(train)
+    alphas = enc.estimator_.best_alphas_
+    assert alphas.shape == (train.n_units,) and np.unique(alphas).size == 1
+
+
+def test_banded_search_gets_random_state_and_alpha_selection(sim, gabor_space):
+    rec = sim.recordings[0].select(roi="FFA")
+    train, _ = rec.split(test_ids=rec.meta["test_ids"])
+    cats = sim.stimuli.categories[["face", "body", "place", "object", "animal"]].astype(float)
+    spaces = {"gabor": FeatureSpace(np.asarray(gabor_space.values)[:, :12],
+                                    gabor_space.stimulus_ids, name="gabor"),
+              "category": FeatureSpace(cats.to_numpy(), cats.index, name="category")}
+    enc = VoxelwiseEncoder(features=spaces, random_state=3, alpha_selection="shared").fit(train)
+    est = enc.estimator_
+    assert est.random_state == 3 and est.alpha_selection == "shared"
+    # the gammas are the seeded draws, and one (gamma, alpha) pair is shared by all units
+    from neurotoolkit.encoding import sample_gammas
+
+    np.testing.assert_array_equal(est.gammas_, sample_gammas(100, 2, random_state=3)[:est.n_iter_])
+    assert np.unique(est.best_alphas_).size == 1 and np.unique(est.best_gammas_[0]).size == 1

@@ -121,3 +121,47 @@ def test_extract_with_module_and_in_memory_images():
     x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
         np.testing.assert_allclose(feats["embedding"].values, net(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_return_type_follows_the_type_of_layers():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    images = np.random.default_rng(1).integers(0, 256, (7, 9, 11, 3), dtype=np.uint8)
+    stim = StimulusSet([f"im{k}" for k in range(7)], images=images)
+    bb = Backbone.from_module(net, device="cpu")
+    one = extract_features(stim, bb, layers="0", pooling="avgpool")
+    assert isinstance(one, FeatureSpace) and one.values.shape == (7, 4)
+    # a list gives a dict, even with one name: the type never depends on the length
+    for layers in (["0"], ("0",)):
+        listed = extract_features(stim, bb, layers=layers, pooling="avgpool")
+        assert isinstance(listed, dict) and list(listed) == ["0"]
+        np.testing.assert_array_equal(listed["0"].values, one.values)
+    default = extract_features(stim, bb)  # layers="embedding"
+    assert isinstance(default, FeatureSpace)
+    with torch.no_grad():
+        ref = net(torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255).numpy()
+    np.testing.assert_allclose(default.values, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="Invalid type for `layers`: expected a layer name"):
+        extract_features(stim, bb, layers={"0"})
+
+
+def test_layers_lists_parameter_free_modules_of_a_resnet():
+    tv = import_torchvision()
+    if tv is None:
+        pytest.skip("torchvision is not installed")
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    torch.manual_seed(0)
+    net = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=5).eval()  # random weights
+    bb = Backbone.from_module(net, preprocess={"size": (32, 32)}, device="cpu")
+    names = bb.layers()
+    # the parameter-free global average pooling (the usual penultimate layer) is listed
+    assert {"relu", "maxpool", "avgpool", "fc"} <= set(names)
+    assert {"layer1.0", "layer4.0"} <= set(names) and names[-1] == "embedding"
+    assert names.index("layer4.0") < names.index("avgpool") < names.index("fc")
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        feats = bb.forward_features(bb.preprocess_tensor(x), layers=["avgpool"], pooling="flatten")
+        h = net.maxpool(net.relu(net.bn1(net.conv1(bb.preprocess_tensor(x)))))
+        h = net.layer4(net.layer3(net.layer2(net.layer1(h))))
+    np.testing.assert_allclose(feats["avgpool"].numpy(), h.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)

@@ -146,7 +146,15 @@ def test_objective_increases_and_result():
     assert res.scores.min() > start + 1.0
     assert res.params["transforms"][0]["name"] == "pad"
     assert res.params["image_param"]["kind"] == "FourierImage"
-    assert res.params["lr"] == 0.05
+    assert res.params["learning_rate"] == 0.05 and res.params["method"] == "activation_maximization"
+    # the per-step trace is the history's objective, one row per image
+    assert res.trace.shape == (3, 60)
+    np.testing.assert_allclose(res.trace.mean(axis=0), curve, rtol=1e-6)
+    assert len(set(res.seeds)) == 1 and res.seeds[0] == res.params["seed"]
+    best = res.top(0.5)
+    assert len(best) == 2 and np.all(np.diff(best.scores) <= 0)
+    np.testing.assert_array_equal(best.images[0], res.images[res.order()[0]])
+    assert set(best.history["image"]) == {0, 1} and len(best.history) == 60 * 2
     assert res.to_uint8().shape == (3, 24, 24, 3)
     assert list(res.order()) == list(np.argsort(-res.scores))
 
@@ -178,11 +186,25 @@ def test_regularisers_and_diversity_options():
     assert np.isfinite(pix.history["loss"]).all()
 
 
+def test_deprecated_lr():
+    kw = dict(image_size=16, n_steps=5, n_images=2, random_state=0)
+    new = ActivationMaximizer(_Linear(), learning_rate=0.2, **kw).generate()
+    with pytest.warns(FutureWarning, match=r"`lr` of ActivationMaximizer is deprecated.*"
+                                           r"`learning_rate=0.2`"):
+        old = ActivationMaximizer(_Linear(), lr=0.2, **kw).generate()
+    np.testing.assert_array_equal(old.images, new.images)
+    assert old.params["learning_rate"] == 0.2
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="Invalid value for `lr`"):
+        ActivationMaximizer(_Linear(), lr=-1.0, **kw).generate()
+
+
 def test_validation():
     with pytest.raises(TypeError, match="Invalid value for `objective`"):
         ActivationMaximizer("ffa").generate()
-    with pytest.raises(ValueError, match="Invalid value for `lr`"):
-        ActivationMaximizer(_Linear(), lr=-1.0).generate()
+    with pytest.raises(ValueError, match="Invalid value for `learning_rate`: expected a positive"):
+        ActivationMaximizer(_Linear(), learning_rate=-1.0).generate()
+    with pytest.raises(TypeError, match="Invalid type for `device`"):
+        ActivationMaximizer(_Linear(), device=0, n_steps=1, image_size=8).generate()
     with pytest.raises(ValueError, match="Invalid value for `blur_sigma`: expected a positive"):
         ActivationMaximizer(_Linear(), blur_sigma=0).generate()
     with pytest.raises(ValueError, match="Invalid value for `parameterization`"):
@@ -229,8 +251,8 @@ def test_face_roi_synthesis_beats_natural_images_and_is_face_selective(objects92
         other = compare_to_natural(EncoderObjective(enc_held, held.model, units=roi), res, stim)
         results[roi] = (res, own, other, judge.evaluate(res, roi))
     res, own, other, verdict = results["FFA"]
-    assert own.attrs["fraction_above_best_natural"] == 1.0
-    assert other.attrs["fraction_above_best_natural"] == 1.0
+    assert own.summary["fraction_above_best_natural"] == 1.0
+    assert other.summary["fraction_above_best_natural"] == 1.0
     assert (verdict["category"] == "face").all()
     assert verdict["p_face"].min() > results["LOC"][3]["p_face"].max()
     noise = np.random.default_rng(0).random((3, 3, 64, 64)).astype(np.float32)  # control images

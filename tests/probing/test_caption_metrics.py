@@ -4,6 +4,7 @@ import math
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from neurotoolkit.probing.captioning._caption_metrics import caption_scores, tokenize_caption
@@ -30,14 +31,14 @@ def test_bleu_rouge_hand_computed(backend):
 
 def test_bleu_brevity_penalty_uses_closest_reference():
     s = _scores(["the cat"], [["the cat sat", "a cat sat on the mat"]], metrics=["BLEU-1"],
-                backend="builtin", tokenize=None)
+                implementation="builtin", tokenize=None)
     assert s["BLEU-1"] == pytest.approx(math.exp(1 - 3 / 2))  # closest reference has 3 words
 
 
 def test_cider_hand_computed():
     # idf = log(2 images) - log(df = 1) for every reference n-gram; CIDEr-D mean over n = 1..4, x10
     table, per = caption_scores(["a cat", "a dog"], [["a cat"], ["the dog"]], metrics=["CIDEr"],
-                                backend="builtin", tokenize=None, per_caption=True)
+                                implementation="builtin", tokenize=None, per_caption=True)
     # image 1: cosines 1 (unigrams), 1 (bigram), 0, 0 -> 10 * 2/4 = 5
     # image 2: unigram cosine 0.5 ("dog" shared, "a" weighted but absent), rest 0 -> 10 * 0.5/4
     np.testing.assert_allclose(per["CIDEr"], [5.0, 1.25])
@@ -70,9 +71,9 @@ REFS = [["A man rides a horse along the beach.", "a person on a horse near the o
 @pytest.mark.parametrize("protocol", ["all", "first"])
 def test_builtin_matches_pycocoevalcap(protocol):
     pytest.importorskip("pycocoevalcap")
-    t1, p1 = caption_scores(CANDS, REFS, protocol=protocol, metrics=FAST, backend="builtin",
+    t1, p1 = caption_scores(CANDS, REFS, protocol=protocol, metrics=FAST, implementation="builtin",
                             tokenize="simple", per_caption=True)
-    t2, p2 = caption_scores(CANDS, REFS, protocol=protocol, metrics=FAST, backend="pycocoevalcap",
+    t2, p2 = caption_scores(CANDS, REFS, protocol=protocol, metrics=FAST, implementation="pycocoevalcap",
                             tokenize="simple", per_caption=True)
     assert set(t2["implementation"]) == {"pycocoevalcap"}
     np.testing.assert_allclose(t1["score"], t2["score"], rtol=1e-10)
@@ -81,10 +82,10 @@ def test_builtin_matches_pycocoevalcap(protocol):
 
 
 def test_protocols_differ_and_perfect_caption_scores_one():
-    all_refs = _scores(CANDS, REFS, metrics=FAST, backend="builtin", tokenize="simple")
-    first = _scores(CANDS, REFS, protocol="first", metrics=FAST, backend="builtin", tokenize="simple")
+    all_refs = _scores(CANDS, REFS, metrics=FAST, implementation="builtin", tokenize="simple")
+    first = _scores(CANDS, REFS, protocol="first", metrics=FAST, implementation="builtin", tokenize="simple")
     assert all_refs["BLEU-1"] > first["BLEU-1"]  # more references, more matches
-    exact = _scores([r[0] for r in REFS], REFS, metrics=["BLEU-4", "ROUGE-L"], backend="builtin")
+    exact = _scores([r[0] for r in REFS], REFS, metrics=["BLEU-4", "ROUGE-L"], implementation="builtin")
     assert exact["BLEU-4"] == pytest.approx(1.0) and exact["ROUGE-L"] == pytest.approx(1.0)
 
 
@@ -130,3 +131,13 @@ def test_errors():
         caption_scores("a cat", ["a cat"])
     with pytest.raises(ValueError, match="no reference"):
         caption_scores(["a"], [[]])
+
+
+def test_backend_renamed_implementation():
+    new = caption_scores(CANDS, REFS, metrics=["CIDEr"], implementation="builtin", tokenize="simple")
+    with pytest.warns(FutureWarning, match="`backend` of caption_scores is deprecated.*"
+                                           "implementation='builtin'"):
+        old = caption_scores(CANDS, REFS, metrics=["CIDEr"], backend="builtin", tokenize="simple")
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.raises(ValueError, match="Invalid value for `implementation`"):
+        caption_scores(CANDS, REFS, metrics=["CIDEr"], implementation="numpy")

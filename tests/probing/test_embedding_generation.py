@@ -80,17 +80,23 @@ def test_unclip_from_embeddings(unclip_pipe):
     rng = np.random.default_rng(0)
     E = rng.standard_normal((3, 24)).astype(np.float32)
     assert conditioning_dim(unclip_pipe) == 24
-    imgs = generate_from_embeddings(unclip_pipe, E, seeds=[5, 6, 7], num_inference_steps=4)
+    imgs = generate_from_embeddings(unclip_pipe, E, random_state=[5, 6, 7], num_inference_steps=4)
     assert imgs.shape == (3, 3, 16, 16) and imgs.dtype == np.float32
     assert imgs.min() >= 0 and imgs.max() <= 1
     # one generator per image: image 1 alone (same seed) is the same image
     one = generate_from_embeddings(
-        unclip_pipe, torch.as_tensor(E[1]), seeds=[6], num_inference_steps=4
+        unclip_pipe, torch.as_tensor(E[1]), random_state=[6], num_inference_steps=4
     )
     np.testing.assert_allclose(one[0], imgs[1], atol=1e-5)
     # the embedding conditions the image: same seed, another embedding -> another image
-    other = generate_from_embeddings(unclip_pipe, E[2:3], seeds=[6], num_inference_steps=4)
+    other = generate_from_embeddings(unclip_pipe, E[2:3], random_state=[6], num_inference_steps=4)
     assert np.abs(other[0] - imgs[1]).max() > 1e-3
+    # an int r gives the seeds r, r + 1, ...; the old `seeds` still works, with a FutureWarning
+    np.testing.assert_array_equal(
+        generate_from_embeddings(unclip_pipe, E, random_state=5, num_inference_steps=4), imgs)
+    with pytest.warns(FutureWarning, match="`seeds` of generate_from_embeddings is deprecated"):
+        old = generate_from_embeddings(unclip_pipe, E, seeds=[5, 6, 7], num_inference_steps=4)
+    np.testing.assert_array_equal(old, imgs)
 
 
 def test_unclip_dimension_mismatch(unclip_pipe):
@@ -98,8 +104,8 @@ def test_unclip_dimension_mismatch(unclip_pipe):
         ValueError, match="dimension 24 .*conditioning space.*got shape \\(2, 512\\)"
     ):
         generate_from_embeddings(unclip_pipe, np.zeros((2, 512), np.float32))
-    with pytest.raises(ValueError, match="Invalid value for `seeds`"):
-        generate_from_embeddings(unclip_pipe, np.zeros((2, 24), np.float32), seeds=[1])
+    with pytest.raises(ValueError, match="Invalid value for `random_state`: expected an int or 2 "):
+        generate_from_embeddings(unclip_pipe, np.zeros((2, 24), np.float32), random_state=[1])
 
 
 # ------------------------------------------------------------------ IP-Adapter
@@ -107,16 +113,16 @@ def test_ip_adapter_from_embeddings(ip_pipe):
     rng = np.random.default_rng(1)
     E = rng.standard_normal((2, 20)).astype(np.float32)
     assert conditioning_dim(ip_pipe) == 20
-    a = generate_from_embeddings(ip_pipe, E, seeds=[0, 1], num_inference_steps=3)
+    a = generate_from_embeddings(ip_pipe, E, random_state=[0, 1], num_inference_steps=3)
     assert a.shape == (2, 3, 16, 16)
-    b = generate_from_embeddings(ip_pipe, E[::-1].copy(), seeds=[0, 1], num_inference_steps=3)
+    b = generate_from_embeddings(ip_pipe, E[::-1].copy(), random_state=[0, 1], num_inference_steps=3)
     assert np.abs(a - b).max() > 1e-3  # the embedding conditions the image
     # scale 0 switches the adapter off: the embedding no longer matters
     c = generate_from_embeddings(
-        ip_pipe, E, seeds=[0, 1], num_inference_steps=3, ip_adapter_scale=0.0
+        ip_pipe, E, random_state=[0, 1], num_inference_steps=3, ip_adapter_scale=0.0
     )
     d = generate_from_embeddings(
-        ip_pipe, E[::-1].copy(), seeds=[0, 1], num_inference_steps=3, ip_adapter_scale=0.0
+        ip_pipe, E[::-1].copy(), random_state=[0, 1], num_inference_steps=3, ip_adapter_scale=0.0
     )
     np.testing.assert_allclose(c, d, atol=1e-6)
     ip_pipe.set_ip_adapter_scale(1.0)
@@ -153,10 +159,10 @@ def test_refine_img2img_steps_and_seeds():
     hook = pipe.unet.register_forward_hook(lambda *a: calls.append(1))
     low = np.random.default_rng(3).uniform(0, 1, (2, 3, 8, 8)).astype(np.float32)
     try:
-        out = refine_img2img(pipe, low, num_inference_steps=8, strength=0.75, seeds=[1, 2])
+        out = refine_img2img(pipe, low, num_inference_steps=8, strength=0.75, random_state=[1, 2])
         assert len(calls) == 6  # int(0.75 * 8) denoising steps, no CFG with an empty prompt
         calls.clear()
-        again = refine_img2img(pipe, low[1:], num_inference_steps=8, seeds=[2])
+        again = refine_img2img(pipe, low[1:], num_inference_steps=8, random_state=[2])
         calls.clear()
         cfg = refine_img2img(
             pipe,
@@ -164,7 +170,7 @@ def test_refine_img2img_steps_and_seeds():
             prompt=["a face", "a house"],
             num_inference_steps=4,
             strength=0.5,
-            seeds=[1, 2],
+            random_state=[1, 2],
         )
         assert len(calls) == 2  # 2 steps, CFG batched in one call per step
     finally:

@@ -1,4 +1,4 @@
-"""BrainGuidedDiffusion (BrainDiVE, METHODS.md Card 6) with tiny random-weight components."""
+"""BrainGuidedDiffusion (BrainDiVE, Luo et al. 2023) with tiny random-weight components."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ import_torchvision()  # before diffusers pipelines pull torchvision (CPU torch +
 from neurotoolkit.testing import make_tiny_components
 from neurotoolkit.probing.synthesis._guidance import guided_epsilon
 from neurotoolkit.probing.synthesis._guided_diffusion import BrainGuidedDiffusion
-from neurotoolkit.probing.synthesis._guided_result import GuidedDiffusionResult
+from neurotoolkit.probing.synthesis import SynthesisResult
 
 SMALL = {"sample_size": 8, "block_out_channels": (16, 32), "vae_channels": (16, 32)}
 
@@ -119,7 +119,7 @@ def test_unguided_matches_stable_diffusion_pipeline(comps):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     bgd = _bgd(comps, objective=None, guidance_scale=0.0)
-    res = bgd.generate([3, 11, 5])
+    res = bgd.generate(random_state=[3, 11, 5])
     sched = DDIMScheduler.from_config(dict(comps["scheduler"].config))
     pipe = StableDiffusionPipeline(
         **{**comps, "scheduler": sched},
@@ -143,7 +143,7 @@ def test_guided_step_matches_hand_written_loop(comps):
     from diffusers import DDIMScheduler
 
     obj, s, seeds = _encoder(), 500.0, [0, 1]
-    res = _bgd(comps, objective=obj, num_inference_steps=2).generate(seeds, guidance_scale=s)
+    res = _bgd(comps, objective=obj, num_inference_steps=2).generate(random_state=seeds, guidance_scale=s)
     unet, vae = comps["unet"], comps["vae"]
     sched = DDIMScheduler.from_config(dict(comps["scheduler"].config))
     sched.set_timesteps(2)
@@ -178,10 +178,10 @@ def test_guided_step_matches_hand_written_loop(comps):
 def test_guidance_raises_objective_and_grows_with_scale(comps, scheduler):
     bgd = _bgd(comps, scheduler=scheduler)
     seeds = np.arange(8) + 100
-    base = bgd.generate(seeds, guidance_scale=0.0).scores
+    base = bgd.generate(random_state=seeds, guidance_scale=0.0).scores
     gains = []
     for s in (100.0, 300.0, 1000.0):
-        res = bgd.generate(seeds, guidance_scale=s)
+        res = bgd.generate(random_state=seeds, guidance_scale=s)
         assert np.all(res.scores > base), (s, res.scores - base)  # every seed improves
         gains.append(np.mean(res.scores - base))
         # the per-step trace ends near the final score (last x0 estimate ~ final image)
@@ -191,11 +191,11 @@ def test_guidance_raises_objective_and_grows_with_scale(comps, scheduler):
 
 def test_per_seed_reproducible_across_batches(comps):
     bgd = _bgd(comps, batch_size=3, guidance_scale=300.0)
-    full = bgd.generate([4, 9, 2, 7])
-    alone = _bgd(comps, batch_size=1, guidance_scale=300.0).generate([2])
+    full = bgd.generate(random_state=[4, 9, 2, 7])
+    alone = _bgd(comps, batch_size=1, guidance_scale=300.0).generate(random_state=[2])
     np.testing.assert_allclose(alone.images[0], full.images[2], atol=1e-5)
     np.testing.assert_allclose(alone.scores[0], full.scores[2], rtol=1e-5)
-    again = bgd.generate([4, 9, 2, 7])
+    again = bgd.generate(random_state=[4, 9, 2, 7])
     np.testing.assert_array_equal(again.images, full.images)
 
 
@@ -209,7 +209,8 @@ def test_keep_top_fraction_streams(comps):
     np.testing.assert_allclose(top.images, full.images[order], atol=1e-6)
     assert np.all(np.diff(top.scores) <= 0)
     res = full.top(0.5)
-    assert isinstance(res, GuidedDiffusionResult) and len(res) == 4
+    assert isinstance(res, SynthesisResult) and len(res) == 4
+    assert top.params["method"] == "guided_diffusion" and top.params["guidance_scale"] == 100.0
     pil = res.to_pil()
     assert pil[0].size == (16, 16) and pil[0].mode == "RGB"
 
@@ -221,8 +222,8 @@ def test_sigma_scheduler_and_text_cfg_run(comps):
     assert float(sched.init_noise_sigma) > 1  # exercises the z <- z + sigma^2 g branch
     bgd = _bgd(comps, scheduler=sched)
     seeds = np.arange(6)
-    base = bgd.generate(seeds, guidance_scale=0.0).scores
-    guided = bgd.generate(seeds, guidance_scale=1.0)
+    base = bgd.generate(random_state=seeds, guidance_scale=0.0).scores
+    guided = bgd.generate(random_state=seeds, guidance_scale=1.0)
     assert np.mean(guided.scores) > np.mean(base)
     cfg = _bgd(comps, prompt="a face", text_guidance_scale=5.0, objective=None, guidance_scale=0)
     img = cfg.generate(2).images
@@ -230,11 +231,11 @@ def test_sigma_scheduler_and_text_cfg_run(comps):
     assert img.shape == plain.shape and not np.allclose(img, plain)
     # one prompt per seed (captions -> images), batched: image i = its prompt alone
     t2i = _bgd(comps, objective=None, guidance_scale=0, text_guidance_scale=5.0, batch_size=2)
-    many = t2i.generate([0, 1, 2], prompt=["a face", "a house", "a dog"])
-    one = t2i.generate([2], prompt="a dog")
+    many = t2i.generate(random_state=[0, 1, 2], prompt=["a face", "a house", "a dog"])
+    one = t2i.generate(random_state=[2], prompt="a dog")
     np.testing.assert_allclose(many.images[2], one.images[0], atol=1e-5)
     with pytest.raises(ValueError, match="Invalid value for `prompt`"):
-        t2i.generate([0, 1], prompt=["a", "b", "c"])
+        t2i.generate(random_state=[0, 1], prompt=["a", "b", "c"])
 
 
 def test_v_prediction_unguided_matches_diffusers(comps):
@@ -243,7 +244,7 @@ def test_v_prediction_unguided_matches_diffusers(comps):
     sched = DDIMScheduler.from_config(
         {**comps["scheduler"].config, "prediction_type": "v_prediction"}
     )
-    res = _bgd(comps, scheduler=sched, objective=None, guidance_scale=0).generate([1, 2])
+    res = _bgd(comps, scheduler=sched, objective=None, guidance_scale=0).generate(random_state=[1, 2])
     pipe = StableDiffusionPipeline(
         **{**comps, "scheduler": sched},
         safety_checker=None,
@@ -282,8 +283,8 @@ def test_from_pipe_and_from_pretrained_roundtrip(comps, tmp_path):
         device="cpu",
         guidance_scale=100.0,
     )
-    a = loaded.generate([0, 1])
-    b = _bgd(comps, num_inference_steps=3, guidance_scale=100.0).generate([0, 1])
+    a = loaded.generate(random_state=[0, 1])
+    b = _bgd(comps, num_inference_steps=3, guidance_scale=100.0).generate(random_state=[0, 1])
     np.testing.assert_allclose(a.images, b.images, atol=1e-5)
 
 
@@ -297,8 +298,12 @@ def test_missing_weights_message(tmp_path):
 def test_errors(comps):
     with pytest.raises(ValueError, match="Invalid value for `guidance_scale`"):
         _bgd(comps, objective=None, guidance_scale=10.0).generate(2)
-    with pytest.raises(ValueError, match="Invalid value for `seeds`"):
-        _bgd(comps).generate([0.5, 1.5])
+    with pytest.raises(ValueError, match="Invalid value for `random_state`: expected an int, a 1-D"):
+        _bgd(comps).generate(random_state=[0.5, 1.5])
+    with pytest.raises(ValueError, match="Invalid value for `n_images`: expected None or 2"):
+        _bgd(comps).generate(3, random_state=[0, 1])
+    with pytest.raises(ValueError, match="Invalid value for `n_images`: expected a positive int"):
+        _bgd(comps).generate(0)
     with pytest.raises(ValueError, match="Invalid value for `keep`"):
         _bgd(comps).generate(3, keep=1.5)
     with pytest.raises(ValueError, match="Invalid value for `batch_size`"):
@@ -315,7 +320,7 @@ def test_half_precision_components(comps):
     """fp16 UNet/VAE (as on GPU): the objective still gets float32 images; results track fp32."""
     import copy
 
-    ref = _bgd(comps, guidance_scale=300.0).generate([0, 1])
+    ref = _bgd(comps, guidance_scale=300.0).generate(random_state=[0, 1])
     half = dict(
         comps,
         unet=copy.deepcopy(comps["unet"]).to(torch.float16),
@@ -327,7 +332,7 @@ def test_half_precision_components(comps):
         seen.add(x.dtype)
         return obj(x)
 
-    res = _bgd(half, guidance_scale=300.0, objective=recording).generate([0, 1])
+    res = _bgd(half, guidance_scale=300.0, objective=recording).generate(random_state=[0, 1])
     assert seen == {torch.float32} and res.images.dtype == np.float32
     np.testing.assert_allclose(res.images, ref.images, atol=0.02)
     np.testing.assert_allclose(res.scores, ref.scores, atol=0.01)
@@ -361,14 +366,44 @@ def test_sag_matches_diffusers_sag_pipeline(comps):
         output_type="np",
     ).images.transpose(0, 3, 1, 2)
     bgd = _bgd(comps, objective=None, guidance_scale=0.0, sag_scale=0.75)
-    res = bgd.generate([4, 5])
+    res = bgd.generate(random_state=[4, 5])
     np.testing.assert_allclose(res.images, ref, atol=2e-5)
-    plain = _bgd(comps, objective=None, guidance_scale=0.0).generate([4, 5])
+    plain = _bgd(comps, objective=None, guidance_scale=0.0).generate(random_state=[4, 5])
     assert np.abs(plain.images - res.images).max() > 1e-4  # SAG did something
     # processors restored; SAG + brain guidance runs and still raises the objective
     assert "_SAGStore" not in {type(p).__name__ for p in comps["unet"].attn_processors.values()}
-    both = _bgd(comps, guidance_scale=300.0, sag_scale=0.75).generate(np.arange(4))
-    base = _bgd(comps, guidance_scale=0.0, sag_scale=0.75).generate(np.arange(4))
+    both = _bgd(comps, guidance_scale=300.0, sag_scale=0.75).generate(random_state=np.arange(4))
+    base = _bgd(comps, guidance_scale=0.0, sag_scale=0.75).generate(random_state=np.arange(4))
     assert np.all(both.scores > base.scores)
     with pytest.raises(ValueError, match="Invalid value for `sag_scale`"):
         _bgd(comps, sag_scale=0.75, text_guidance_scale=5.0).generate(1)
+
+
+def test_random_state_and_deprecated_seeds(comps):
+    bgd = _bgd(comps, objective=None, guidance_scale=0.0)
+    ref = bgd.generate(random_state=[5, 6, 7])
+    # an int r gives the seeds r, r + 1, ...; the default 0 gives 0 .. n - 1
+    np.testing.assert_array_equal(bgd.generate(3, random_state=5).seeds, [5, 6, 7])
+    np.testing.assert_array_equal(bgd.generate(2).seeds, [0, 1])
+    np.testing.assert_array_equal(bgd.generate(3, random_state=5).images, ref.images)
+    drawn = bgd.generate(2, random_state=np.random.default_rng(0)).seeds
+    np.testing.assert_array_equal(drawn, np.random.default_rng(0).integers(0, 2**31 - 1, 2))
+    # the old spellings still work, with a FutureWarning that names the new one
+    with pytest.warns(FutureWarning, match=r"`seeds` of BrainGuidedDiffusion.generate is deprecated.*"
+                                           r"random_state"):
+        old = bgd.generate(seeds=[5, 6, 7])
+    np.testing.assert_array_equal(old.images, ref.images)
+    with pytest.warns(FutureWarning, match=r"use `n_images=2`"):
+        assert len(bgd.generate(seeds=2)) == 2
+    with pytest.warns(FutureWarning, match="`seeds` of BrainGuidedDiffusion.generate"):
+        np.testing.assert_array_equal(bgd.generate([5, 6, 7]).images, ref.images)
+    # one result type: the old name is a deprecated alias
+    import neurotoolkit.probing as probing
+
+    with pytest.warns(FutureWarning, match="`GuidedDiffusionResult` is deprecated.*SynthesisResult"):
+        assert probing.GuidedDiffusionResult is SynthesisResult
+    with pytest.warns(FutureWarning, match=r"`SynthesisResult.meta` is deprecated"):
+        assert ref.meta is ref.params
+    frame = ref.to_frame()
+    assert list(frame.columns) == ["image", "seed", "score", "rank"]
+    np.testing.assert_array_equal(frame["seed"], [5, 6, 7])

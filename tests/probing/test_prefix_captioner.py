@@ -38,7 +38,7 @@ def trained(data):
     E, captions = data
     tok = build_word_tokenizer(captions)
     cap = PrefixCaptioner(_gpt2_config(tok), tok, prefix_length=4, train_language_model=True,
-                          n_epochs=60, batch_size=8, learning_rate=3e-3, device="cpu", random_state=0)
+                          max_epochs=60, batch_size=8, learning_rate=3e-3, device="cpu", random_state=0)
     return cap.fit(E, captions)
 
 
@@ -143,7 +143,7 @@ def test_mapper_only_training_keeps_language_model_frozen(data):
     E, captions = data
     tok = build_word_tokenizer(captions)
     cfg = _gpt2_config(tok, n_embd=32)
-    cap = PrefixCaptioner(cfg, tok, prefix_length=3, n_epochs=15, batch_size=4, learning_rate=3e-3,
+    cap = PrefixCaptioner(cfg, tok, prefix_length=3, max_epochs=15, batch_size=4, learning_rate=3e-3,
                           device="cpu", random_state=3)
     cap.fit(E, captions)
     ref = PrefixCaptioner(cfg, tok, prefix_length=3, random_state=3)
@@ -204,7 +204,7 @@ def test_errors(trained, data, tmp_path):
         PrefixCaptioner().caption(E)
     tok = build_word_tokenizer(captions, extra_tokens=())
     with pytest.raises(ValueError, match="`stop_token`"):
-        PrefixCaptioner(_gpt2_config(tok), tok, n_epochs=1).fit(E, captions)
+        PrefixCaptioner(_gpt2_config(tok), tok, max_epochs=1).fit(E, captions)
     with pytest.raises(ValueError, match="`tokenizer`"):
         PrefixCaptioner(_gpt2_config(tok)).fit(E, captions)
     with pytest.raises(ValueError, match="Inconsistent lengths"):
@@ -234,7 +234,10 @@ def test_brain_captioner_with_toy_linear_decoder(trained, data):
     assert model.predict(Xt) == expected
     np.testing.assert_allclose(np.linalg.norm(model.predict_embeddings(Xt), axis=1), model.embedding_norm_,
                                rtol=1e-5)
-    assert model.score(Xt, [[c] for c in expected], metric="BLEU-1", tokenize="simple") == pytest.approx(1.0)
+    refs = [[c] for c in expected]
+    assert model.score_captions(Xt, refs, metric="BLEU-1", tokenize="simple") == pytest.approx(1.0)
+    with pytest.warns(FutureWarning, match=r"`BrainCaptioner.score` is deprecated.*score_captions"):
+        assert model.score(Xt, refs, metric="BLEU-1", tokenize="simple") == pytest.approx(1.0)
     assert caption_brain(model.decoder_, trained, Xt, num_beams=2) == expected
     # a decoder whose predictions are shrunk toward 0 (as ridge's are): target_norm restores the norm
 
@@ -262,3 +265,16 @@ def test_brain_captioner_with_ridge_decoder(trained, data):
     Xt, idt = _toy_brain(E, 1, 0.3, seed=2)
     model = BrainCaptioner(decoding.RidgeDecoder(cv=3), trained, num_beams=2).fit(X, E[idx])
     assert model.predict(Xt) == [captions[i] + "." for i in idt]
+
+
+def test_n_epochs_renamed_max_epochs(data):
+    E, captions = data
+    tok = build_word_tokenizer(captions)
+    kw = dict(prefix_length=2, batch_size=4, learning_rate=3e-3, device="cpu", random_state=0)
+    new = PrefixCaptioner(_gpt2_config(tok, n_embd=16), tok, max_epochs=2, **kw).fit(E, captions)
+    with pytest.warns(FutureWarning, match=r"`n_epochs` of PrefixCaptioner is deprecated.*"
+                                           r"`max_epochs=2`"):
+        old = PrefixCaptioner(_gpt2_config(tok, n_embd=16), tok, n_epochs=2, **kw).fit(E, captions)
+    assert len(old.loss_history_) == len(new.loss_history_) == 2
+    np.testing.assert_allclose(old.loss_history_, new.loss_history_, rtol=1e-6)
+    assert new.get_params()["max_epochs"] == 2

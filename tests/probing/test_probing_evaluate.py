@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 from neurotoolkit.simulation import make_builtin_stimuli, simulate_recordings
 from neurotoolkit.probing import (
     GroundTruthJudge,
+    NaturalComparison,
     category_specificity,
     compare_to_natural,
     images_to_float,
@@ -42,11 +43,19 @@ def test_predicted_activation_and_compare_to_natural():
     np.testing.assert_allclose(scores, [1.0, 0.0])
     np.testing.assert_allclose(predicted_activation(_brightness, stim, batch_size=4),
                                nat.mean(axis=(1, 2, 3)), rtol=1e-6)
-    table = compare_to_natural(_brightness, syn, stim, top_k=3)
+    comparison = compare_to_natural(_brightness, syn, stim, top_k=3)
+    assert isinstance(comparison, NaturalComparison)
+    table, summary = comparison.table, comparison.summary
     assert list(table["source"]) == ["synthesized", "natural", "natural", "natural", "synthesized"]
     best = nat.mean(axis=(1, 2, 3)).max()
-    assert table.attrs["best_natural"] == pytest.approx(best, rel=1e-6)
-    assert table.attrs["fraction_above_best_natural"] == 0.5
+    assert summary["best_natural"] == pytest.approx(best, rel=1e-6)
+    assert summary["fraction_above_best_natural"] == 0.5
+    assert summary["synthesized_mean"] == pytest.approx(0.5) and summary["n_natural"] == len(stim)
+    assert not table.attrs  # the summary is explicit, not hidden in DataFrame.attrs
+    with pytest.warns(FutureWarning, match=r"`compare_to_natural\(...\).attrs` is deprecated"):
+        assert comparison.attrs == summary
+    with pytest.warns(FutureWarning, match="use `.table"):
+        assert list(comparison["source"]) == list(table["source"])
     assert table["rank"].iloc[0] == 1 and table["rank"].iloc[-1] == len(stim) + 2
     assert table["percentile"].iloc[0] == 100.0 and table["percentile"].iloc[-1] == 0.0
     assert table["id"].iloc[1] == stim.ids[int(np.argmax(nat.mean(axis=(1, 2, 3))))]

@@ -32,13 +32,13 @@ def test_encoder_objective_guides_tiny_diffusion(objects92_dir):
                                 objective=objective, num_inference_steps=5, batch_size=8,
                                 scheduler="ddim", device="cpu")
     seeds = list(range(8))
-    scores = {s: pipe.generate(seeds, guidance_scale=s).scores for s in (0.0, 30.0, 300.0)}
+    scores = {s: pipe.generate(random_state=seeds, guidance_scale=s).scores for s in (0.0, 30.0, 300.0)}
     gain_small = scores[30.0] - scores[0.0]
     gain_large = scores[300.0] - scores[0.0]
     assert np.mean(gain_small) > 0 and (gain_large > 0).all()
     assert gain_large.mean() > gain_small.mean()
     # the result's scores are the objective of the returned images
-    res = pipe.generate(seeds[:2], guidance_scale=300.0)
+    res = pipe.generate(random_state=seeds[:2], guidance_scale=300.0)
     images = torch.as_tensor(res.images)
     with torch.no_grad():
         np.testing.assert_allclose(objective(images).numpy(), res.scores, rtol=1e-4, atol=1e-5)
@@ -62,8 +62,8 @@ def test_caption_prompts_drive_text_to_image():
                                 text_encoder=comps["text_encoder"], tokenizer=comps["tokenizer"],
                                 objective=None, guidance_scale=0.0, text_guidance_scale=7.5,
                                 num_inference_steps=4, scheduler="ddim", device="cpu")
-    both = pipe.generate([0, 0], prompt=prompts).images
-    again = pipe.generate([0], prompt=prompts[:1]).images
+    both = pipe.generate(random_state=[0, 0], prompt=prompts).images
+    again = pipe.generate(random_state=[0], prompt=prompts[:1]).images
     assert both.shape == (2, 3, 16, 16)
     np.testing.assert_allclose(both[:1], again, atol=1e-5)
     assert np.abs(both[0] - both[1]).mean() > 1e-3

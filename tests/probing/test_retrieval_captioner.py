@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from neurotoolkit.probing import (
@@ -167,7 +168,7 @@ class _EchoDecoder:
 def test_selectivity_captioner_with_a_generative_decoder():
     dec = _EchoDecoder()
     pool = np.eye(3) * np.array([[2.0], [3.0], [4.0]])
-    sc = SelectivityCaptioner(dec, image_embeddings=pool, decoder_kwargs={"num_beams": 5})
+    sc = SelectivityCaptioner(dec, image_embeddings=pool, captioner_kwargs={"num_beams": 5})
     W = np.array([[1.0, 0.1, 0.0], [0.0, 0.2, 5.0], [0.1, 2.0, 0.3], [0.0, 0.0, 1.0]])
     table = sc.caption_units(W, units=["a", "b", "c", "d"])
     assert dec.kwargs == {"num_beams": 5}
@@ -185,8 +186,20 @@ def test_selectivity_captioner_with_a_generative_decoder():
     assert prompts_for(table)[0] == "a photo of a dog"
     with pytest.raises(ValueError, match="Invalid value for `image_embeddings`"):
         SelectivityCaptioner(dec)
-    with pytest.raises(TypeError, match="Invalid value for `decoder`"):
+    with pytest.raises(TypeError, match="Invalid value for `captioner`"):
         SelectivityCaptioner(object(), image_embeddings=pool)
+    # the old keywords still work, with a FutureWarning naming the new ones
+    with pytest.warns(FutureWarning, match="`decoder` of SelectivityCaptioner is deprecated.*"
+                                           "`captioner=`"):
+        old = SelectivityCaptioner(decoder=dec, image_embeddings=pool,
+                                   captioner_kwargs={"num_beams": 5})
+    assert old.captioner is dec
+    pd.testing.assert_frame_equal(old.caption_units(W, units=["a", "b", "c", "d"]), table)
+    with pytest.warns(FutureWarning, match="`decoder_kwargs` of SelectivityCaptioner"):
+        assert SelectivityCaptioner(dec, image_embeddings=pool,
+                                    decoder_kwargs={"num_beams": 2}).captioner_kwargs == {"num_beams": 2}
+    with pytest.warns(FutureWarning, match="`SelectivityCaptioner.decoder` is deprecated"):
+        assert sc.decoder is dec
     with pytest.raises(ValueError, match="Invalid value for `average`"):
         sc.caption_rois(W, list("xyxy"), average="median")
 
@@ -284,12 +297,12 @@ def test_selectivity_captioner_with_a_tiny_prefix_captioner():
     cfg = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=96, vocab_size=len(tok),
                      bos_token_id=None, eos_token_id=None)
     torch.manual_seed(0)
-    prefix = PrefixCaptioner(cfg, tok, prefix_length=4, train_language_model=True, n_epochs=60,
+    prefix = PrefixCaptioner(cfg, tok, prefix_length=4, train_language_model=True, max_epochs=60,
                              batch_size=8, learning_rate=3e-3, device="cpu",
                              random_state=0).fit(E, captions)
     W = E + 0.2 * rng.standard_normal(E.shape) * np.abs(E).mean()  # "voxels" near pool items
     sc = SelectivityCaptioner(prefix, image_embeddings=E,
-                              decoder_kwargs={"num_beams": 3, "max_length": 12})
+                              captioner_kwargs={"num_beams": 3, "max_length": 12})
     table = sc.caption_units(W)
     got = [c.rstrip(".").strip() for c in table["caption"]]
     assert np.mean([g == c for g, c in zip(got, captions)]) >= 0.8, list(zip(got, captions))

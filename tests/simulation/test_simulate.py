@@ -1,7 +1,5 @@
 """Ground-truth simulator and built-in stimuli."""
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,10 +26,36 @@ def ds():
 
 
 # ------------------------------------------------------------ built-in stimuli
-def test_builtin_stimuli_shapes_labels_speed_and_variety():
-    t0 = time.perf_counter()
+def test_builtin_stimuli_shapes_labels_cost_and_variety(monkeypatch):
+    # The cost is fixed by construction (no wall clock): all backgrounds come from one
+    # vectorized FFT pass, and each image is drawn exactly once by its category's drawer.
+    import neurotoolkit.simulation._builtin_stimuli as builtin
+
+    calls = {"backgrounds": [], "irfft2": 0}
+    real_backgrounds, real_irfft2 = builtin._textured_backgrounds, np.fft.irfft2
+
+    def backgrounds(n, size, rng):
+        calls["backgrounds"].append((n, size))
+        return real_backgrounds(n, size, rng)
+
+    def irfft2(*args, **kwargs):
+        calls["irfft2"] += 1
+        return real_irfft2(*args, **kwargs)
+
+    monkeypatch.setattr(builtin, "_textured_backgrounds", backgrounds)
+    monkeypatch.setattr(np.fft, "irfft2", irfft2)
+    for cat in ("face", "body", "place", "object", "animal"):
+        real = getattr(builtin, f"_draw_{cat}")
+
+        def drawer(*args, _real=real, _cat=cat, **kwargs):
+            calls[_cat] = calls.get(_cat, 0) + 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(builtin, f"_draw_{cat}", drawer)
     stim = make_builtin_stimuli(n_per_category=20, size=96, random_state=0)
-    assert time.perf_counter() - t0 < 2.0
+    assert calls["backgrounds"] == [(100, 96 * builtin._SS)] and calls["irfft2"] == 1
+    assert [calls[c] for c in ("face", "body", "place", "object", "animal")] == [20] * 5
+    monkeypatch.undo()
     assert isinstance(stim, StimulusSet) and len(stim) == 100
     assert stim.images.shape == (100, 96, 96, 3) and stim.images.dtype == np.uint8
     assert stim.ids[0] == "face_000" and "animal_019" in stim

@@ -249,7 +249,7 @@ def fetch_eeglab_sample(data_home=None, base_url=None, verbose=None):
 
 @fill_doc
 @verbose
-def fetch_92objects(data_home=None, base_url=None, verbose=None):
+def fetch_92objects(data_home=None, base_url=None, images=True, verbose=None):
     """The 92-object set of Kriegeskorte et al. (2008) from rsatoolbox's demo data.
 
     Downloads ``92_brainRDMs.mat`` (human IT RDMs, 4 subjects x 2 sessions;
@@ -264,6 +264,8 @@ def fetch_92objects(data_home=None, base_url=None, verbose=None):
     %(data_home)s
     base_url : str | None
         Mirror of rsatoolbox's ``demos/92imageData/``.
+    images : bool
+        Also fetch the image file (False: only the RDMs; ``images_mat`` is then None).
     %(verbose)s
 
     Returns
@@ -273,15 +275,15 @@ def fetch_92objects(data_home=None, base_url=None, verbose=None):
     """
     base = (base_url or _RSA_URL).rstrip("/") + "/"
     folder = get_data_home(data_home) / "objects92"
-    _fetch_files(folder, [
-        ("92_brainRDMs.mat", base + "92_brainRDMs.mat", _RDM_SHA256),
-        ("Kriegeskorte_Neuron2008_supplementalData.mat",
-         base + "Kriegeskorte_Neuron2008_supplementalData.mat", None),
-    ])
+    files = [("92_brainRDMs.mat", base + "92_brainRDMs.mat", _RDM_SHA256)]
+    if images:
+        files.append(("Kriegeskorte_Neuron2008_supplementalData.mat",
+                      base + "Kriegeskorte_Neuron2008_supplementalData.mat", None))
+    _fetch_files(folder, files)
     return Bunch(
         path=folder,
         rdms=folder / "92_brainRDMs.mat",
-        images_mat=folder / "Kriegeskorte_Neuron2008_supplementalData.mat",
+        images_mat=folder / "Kriegeskorte_Neuron2008_supplementalData.mat" if images else None,
         description=(
             "92 object images (Kriegeskorte et al., Neuron 60:1126, 2008) and human IT fMRI RDMs "
             "(4 subjects x 2 sessions, 92 x 92), from the rsatoolbox demos (MIT)."

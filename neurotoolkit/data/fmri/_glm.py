@@ -10,7 +10,6 @@ from ..._utils.logging import logger, verbose
 from ..._utils.optional import require
 from ..._utils.validation import check_option, describe
 from ._load import (
-    _check_events_in_run,
     _check_in_stimuli,
     _events_from_meta,
     _events_to_meta,
@@ -75,7 +74,15 @@ def estimate_betas(
         One row per event (per condition and run for "conditions"),
         ``stimulus_ids`` from the events, ``runs`` kept for
         leave-one-run-out CV, same units; ``meta["events"]`` lists the
-        rows and ``meta["steps"]`` records the GLM.
+        rows and ``meta["preprocessing"]`` records the GLM.
+
+    Raises
+    ------
+    ValueError
+        If an event does not lie inside its run: every event needs a
+        finite onset >= 0, a finite duration >= 0, and must end by the end
+        of the run (``onset + duration <= n_volumes * TR``); the message
+        names the offending events (row, stimulus id, onset, duration).
     """
     glm = require("nilearn.glm.first_level", "estimate_betas")
     check_option("method", method, _METHODS)
@@ -97,7 +104,10 @@ def estimate_betas(
     elif not isinstance(events, pd.DataFrame) or not {"onset", "duration", "stim_id",
                                                         "run"} <= set(events.columns):
         events = load_bids_events(events, runs=pd.unique(recording.runs).tolist())
-    events = events.copy()
+    events = events.reset_index(drop=True)
+    if not len(events):
+        raise ValueError("Invalid value for `events`: expected at least 1 event, got an empty "
+                         "table.")
     if "source" not in events.columns:
         events["source"] = "<events>"
     if stimuli is not None:
@@ -112,10 +122,11 @@ def estimate_betas(
     for r, c in zip(run_order, conf):
         sel = recording.runs == r
         Y = recording.responses[sel]
-        ev = events[events["run"] == r].reset_index(drop=True)
+        ev = events[events["run"] == r]
         if not len(ev):
             continue
-        _check_events_in_run(ev, len(Y), tr)
+        _check_event_timing(ev, len(Y), tr, r)
+        ev = ev.reset_index(drop=True)
         frame_times = np.arange(len(Y)) * tr
 
         def fit(trial_type, keep):
@@ -155,7 +166,9 @@ def estimate_betas(
     meta = {k: v for k, v in recording.meta.items() if k not in ("events", "n_volumes_per_run")}
     meta["events"] = _events_to_meta(table)
     meta["mode"] = "betas"
-    meta["steps"] = list(recording.meta.get("steps", [])) + [{
+    previous = recording.meta.get("preprocessing", recording.meta.get("steps", []))
+    meta.pop("steps", None)  # the key of files written before "preprocessing"
+    meta["preprocessing"] = list(previous) + [{
         "step": "glm", "tool": "nilearn.glm.first_level", "method": method,
         "hrf_model": hrf_model, "drift_model": drift_model, "high_pass": high_pass,
         "noise_model": noise_model, "confounds": any(x is not None for x in conf)}]
@@ -164,6 +177,41 @@ def estimate_betas(
                              runs=table["run"].to_numpy(), meta=meta)
     logger.info("estimate_betas(%s): %r", method, out)
     return out
+
+
+def _check_event_timing(ev, n_volumes, tr, run):
+    """Every event of one run starts at or after 0 and ends by ``n_volumes * tr``.
+
+    ``ev`` keeps the row labels of the events table, so the message names rows.
+    """
+    end = n_volumes * tr
+    run = run.item() if isinstance(run, np.generic) else run
+    onset = pd.to_numeric(ev["onset"], errors="coerce").to_numpy(dtype=float)
+    duration = pd.to_numeric(ev["duration"], errors="coerce").to_numpy(dtype=float)
+    problems = [
+        (~np.isfinite(onset) | ~np.isfinite(duration), "onset or duration is not a finite number"),
+        (np.isfinite(onset) & (onset < 0), "onset < 0"),
+        (np.isfinite(duration) & (duration < 0), "duration < 0"),
+        (np.isfinite(onset) & (onset >= end), f"onset >= end of run ({end:g} s)"),
+        (np.isfinite(onset) & np.isfinite(duration) & (onset < end)
+         & (onset + duration > end + 1e-9), f"offset (onset + duration) > end of run ({end:g} s)"),
+    ]
+    for bad, why in problems:
+        if bad.any():
+            rows = ev.loc[bad]
+            listed = "; ".join(
+                f"row {i}: stim_id {sid!r}, onset {o:g} s, duration {d:g} s"
+                for i, sid, o, d in zip(rows.index[:5], rows["stim_id"][:5], onset[bad][:5],
+                                        duration[bad][:5]))
+            more = f" (and {int(bad.sum()) - 5} more)" if bad.sum() > 5 else ""
+            source = rows["source"].iloc[0] if "source" in rows.columns else "<events>"
+            raise ValueError(
+                f"Invalid value for `events`: expected every event inside its run (onset >= 0, "
+                f"duration >= 0, onset + duration <= {n_volumes} volumes x TR {tr:g} s = "
+                f"{end:g} s), got {int(bad.sum())} event(s) of run {run!r} in {source} with "
+                f"{why}: {listed}{more}. Check the TR, the run order and the units of the "
+                "onsets (seconds)."
+            )
 
 
 # ------------------------------------------------------------- maps to files

@@ -320,7 +320,7 @@ def load_fmri(
         ``responses`` (n_volumes, n_units). Volumes: units ``i, j, k``,
         ``x, y, z`` (mm), ``roi``; ``meta`` has ``affine``,
         ``volume_shape``, ``tr``, ``source_files``, ``mask_file``,
-        ``events``, ``steps``. Surfaces: units ``hemisphere``, ``vertex``,
+        ``events``, ``preprocessing``. Surfaces: units ``hemisphere``, ``vertex``,
         ``roi`` and ``meta["n_vertices"]``.
     """
     items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
@@ -452,7 +452,7 @@ def _load_volume_runs(items, mask, rois, roi_names, conf, standardize, detrend, 
             "volume_shape": np.asarray(ref.shape[:3]), "tr": tr,
             "source_files": [n for _, n in loaded], "mask_file": mask_name,
             "rois": list(masks),
-            "steps": [{"step": "mask", "tool": "nilearn.maskers.NiftiMasker",
+            "preprocessing": [{"step": "mask", "tool": "nilearn.maskers.NiftiMasker",
                        "n_voxels": int(vol.sum())}]
             + _clean_steps(standardize, detrend, high_pass, tr, conf)}
     return blocks, units, meta
@@ -521,7 +521,7 @@ def _load_surface_runs(items, mask, conf, standardize, detrend, high_pass, tr):
     units["roi"] = "cortex"
     units.index = [f"{h[0]}{v}" for h, v in zip(units["hemisphere"], units["vertex"])]
     meta = {"n_vertices": n_vertices, "tr": tr, "source_files": names,
-            "steps": [{"step": "surface_mask", "n_vertices": int(len(units))}]
+            "preprocessing": [{"step": "surface_mask", "n_vertices": int(len(units))}]
             + _clean_steps(standardize, detrend, high_pass, tr, conf)}
     return blocks, units, meta
 

@@ -155,7 +155,7 @@ def load_nsd_betas(
         Trials of all sessions in order, ``runs`` = session numbers, units
         ``i, j, k`` (and ``x, y, z`` when an affine is known), ``roi``;
         ``meta`` has ``volume_shape``, ``affine``, ``source_files``,
-        ``steps``. Voxels constant within a session are dropped (logged).
+        ``preprocessing``. Voxels constant within a session are dropped (logged).
     """
     files = _session_files(betas)
     if sessions is not None:
@@ -218,7 +218,7 @@ def load_nsd_betas(
     units = pd.DataFrame({"i": ijk[:, 0], "j": ijk[:, 1], "k": ijk[:, 2]})
     meta = {"volume_shape": np.asarray(vol_shape), "source_files": [str(p) for p in files.values()],
             "stim_order": order_name, "mask_file": mask_name, "sessions": list(files),
-            "steps": [{"step": "scale", "divide_by": scale}]
+            "preprocessing": [{"step": "scale", "divide_by": scale}]
             + ([{"step": "zscore", "per": "session", "axis": "trials"}] if zscore else [])}
     if affine is not None:
         nib = require("nibabel", "load_nsd_betas")
@@ -232,7 +232,7 @@ def load_nsd_betas(
                     drop_nonfinite=True, drop_constant=True)
     if average_repeats:
         rec = rec.average_repeats()
-        rec.meta["steps"] = list(rec.meta["steps"]) + [{"step": "average_repeats"}]
+        rec.meta["preprocessing"] = list(rec.meta["preprocessing"]) + [{"step": "average_repeats"}]
     logger.info("load_nsd_betas: %r", rec)
     return rec
 

@@ -1,4 +1,6 @@
-"""Brain captioning: decode an embedding from brain responses, then caption it (Card 5c).
+"""Brain captioning: decode an embedding from brain responses, then caption it
+(decoded-embedding captioning as in MindEye2, Scotti et al. 2024; ClipCap-style
+captioners, Mokady et al. 2021).
 
 The decoder is any object with ``predict(X) -> (n_samples, n_dims)`` (e.g.
 :class:`neurotoolkit.decoding.RidgeDecoder`, or a scikit-learn regressor);
@@ -11,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger
+from ..._utils.logging import logger, warn
 from ..._utils.validation import (
     check_array,
     check_consistent_length,
@@ -79,6 +81,11 @@ def caption_brain(decoder, captioner, X, num_beams=5, max_length=67, target_norm
 class BrainCaptioner(BaseEstimator):
     """Decoder + captioner as one estimator: ``fit(X, embeddings)``, ``predict(X) -> captions``.
 
+    ``decoder`` maps brain responses to embeddings, ``captioner`` embeddings to
+    text. The estimator is not a regressor, so it has no ``score``: caption
+    quality is :meth:`score_captions` (CIDEr and the other caption metrics)
+    and the embedding decoder's R^2 is ``self.decoder_.score(X, embeddings)``.
+
     Parameters
     ----------
     decoder : estimator
@@ -136,9 +143,32 @@ class BrainCaptioner(BaseEstimator):
         E = self.predict_embeddings(X)
         return list(self.captioner.caption(E, num_beams=self.num_beams, max_length=self.max_length))
 
-    def score(self, X, references, metric="CIDEr", **kwargs):
-        """Corpus caption score of :meth:`predict` against ``references`` (see :func:`caption_scores`)."""
+    def score_captions(self, X, references, metric="CIDEr", **kwargs):
+        """Corpus caption score of :meth:`predict` against reference captions.
+
+        Parameters
+        ----------
+        X : array, shape (n_samples, n_units)
+        references : sequence of (str | sequence of str), length n_samples
+            The reference caption(s) of each sample.
+        metric : str
+            One metric of :func:`caption_scores` ("CIDEr", "BLEU-4", ...).
+        **kwargs
+            Passed to :func:`caption_scores` (e.g. ``protocol``, ``tokenize``).
+
+        Returns
+        -------
+        score : float
+        """
         from ._caption_metrics import caption_scores
 
         table = caption_scores(self.predict(X), references, metrics=[metric], **kwargs)
         return float(table["score"].iloc[0])
+
+    def score(self, X, references, metric="CIDEr", **kwargs):
+        """Deprecated: use :meth:`score_captions` (same arguments)."""
+        warn("`BrainCaptioner.score` is deprecated and will be removed in the next release: use "
+             "`score_captions(X, references, metric=...)` for caption metrics, or "
+             "`decoder_.score(X, embeddings)` for the R^2 of the decoded embeddings.",
+             FutureWarning)
+        return self.score_captions(X, references, metric=metric, **kwargs)

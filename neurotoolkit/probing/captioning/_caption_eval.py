@@ -1,4 +1,4 @@
-"""Sentence-level evaluation of voxel captions (LaVCa; METHODS.md, Card 7b).
+"""Sentence-level evaluation of voxel captions (LaVCa, Matsuyama et al.).
 
 A voxel's caption predicts its response to a stimulus as the similarity of
 the caption to the stimulus's caption (both embedded by a text embedder);
@@ -176,7 +176,7 @@ def evaluate_captions(captions, responses, stimulus_captions, text_embedder=None
 
     Notes
     -----
-    Card 7b reports mean +- s.d. over the 5000 best-predicted voxels of NSD
+    LaVCa reports mean +- s.d. over the 5000 best-predicted voxels of NSD
     subjects (shuffled: about 0.01-0.07; BrainSCUBA about 0.2; LaVCa about
     0.25-0.3), with SBERT text embeddings: select the units before calling,
     and summarise with ``df[["spearman", "spearman_shuffled"]].agg(["mean", "std"])``.

@@ -3,7 +3,7 @@
 BLEU, ROUGE-L and CIDEr follow the MS-COCO caption evaluation code
 (``pycocoevalcap``) exactly; the built-in versions here are ports of it, so
 they give the same numbers without the package, and the package's scorers are
-used when it is installed (``backend="auto"``). METEOR needs ``pycocoevalcap``
+used when it is installed (``implementation="auto"``). METEOR needs ``pycocoevalcap``
 and Java; where either is missing it is NaN and the reason is logged.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger, verbose
+from ..._utils.logging import logger, verbose, warn
 from ..._utils.validation import check_option, describe
 
 __all__ = ["caption_scores", "tokenize_caption"]
@@ -239,7 +239,8 @@ def _check_inputs(candidates, references, protocol):
 @fill_doc
 @verbose
 def caption_scores(candidates, references, protocol="all", metrics=None, text_embedder=None,
-                   backend="auto", tokenize="auto", per_caption=False, verbose=None):
+                   implementation="auto", tokenize="auto", per_caption=False, verbose=None,
+                   backend=None):
     """Score generated captions against reference captions.
 
     Parameters
@@ -266,7 +267,7 @@ def caption_scores(candidates, references, protocol="all", metrics=None, text_em
         fitted on all candidates and references of the call.
         The score is the cosine of each candidate with each of its
         references, averaged over references, then over captions.
-    backend : "auto" | "pycocoevalcap" | "builtin"
+    implementation : "auto" | "pycocoevalcap" | "builtin"
         Implementation of BLEU/ROUGE-L/CIDEr: the COCO package when installed
         ("auto"), or the built-in port (same numbers).
     tokenize : "auto" | "ptb" | "simple" | None
@@ -278,6 +279,8 @@ def caption_scores(candidates, references, protocol="all", metrics=None, text_em
     per_caption : bool
         Also return per-caption scores.
     %(verbose)s
+    backend : "auto" | "pycocoevalcap" | "builtin" | None
+        Deprecated spelling of ``implementation`` (FutureWarning).
 
     Returns
     -------
@@ -299,7 +302,11 @@ def caption_scores(candidates, references, protocol="all", metrics=None, text_em
     captions in one call.
     """
     check_option("protocol", protocol, ("all", "first"))
-    check_option("backend", backend, ("auto", "pycocoevalcap", "builtin"))
+    if backend is not None:
+        warn(f"`backend` of caption_scores is deprecated and will be removed in the next release: "
+             f"use `implementation={backend!r}` instead.", FutureWarning)
+        implementation = backend
+    check_option("implementation", implementation, ("auto", "pycocoevalcap", "builtin"))
     check_option("tokenize", tokenize, ("auto", "ptb", "simple", None))
     metrics = list(METRICS) if metrics is None else list(metrics)
     for m in metrics:
@@ -310,9 +317,10 @@ def caption_scores(candidates, references, protocol="all", metrics=None, text_em
         )
     cands, refs = _check_inputs(candidates, references, protocol)
     has_coco = _has_coco()
-    if backend == "pycocoevalcap" and not has_coco:
-        raise ImportError("backend='pycocoevalcap' needs the package: pip install pycocoevalcap")
-    use_coco = has_coco and backend != "builtin"
+    if implementation == "pycocoevalcap" and not has_coco:
+        raise ImportError("Invalid value for `implementation`: 'pycocoevalcap' needs the package: "
+                          "pip install pycocoevalcap (or use implementation='builtin').")
+    use_coco = has_coco and implementation != "builtin"
     java = shutil.which("java") is not None
     if tokenize == "auto":
         tokenize = "ptb" if has_coco and java else "simple"

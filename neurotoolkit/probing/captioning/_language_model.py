@@ -4,6 +4,7 @@ from pathlib import Path
 
 from ..._utils.optional import require
 from ..._utils.random import seeded
+from ..._utils.safe_io import sniff
 from ..._utils.validation import describe
 
 _FORMAT = "neurotoolkit.PrefixCaptioner"
@@ -75,7 +76,11 @@ def _read_clipcap(mapper_checkpoint, language_model, tokenizer):
     path = Path(mapper_checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"ClipCap weights not found at '{path}'. {_CLIPCAP_HELP}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if sniff(path) == "hdf5":
+        raise ValueError(
+            f"'{path}' is a neurotoolkit PrefixCaptioner checkpoint: use load_prefix_captioner(path)."
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)  # never weights_only=False
     if isinstance(state, dict) and state.get("format") == _FORMAT:
         raise ValueError(
             f"'{path}' is a neurotoolkit PrefixCaptioner checkpoint: use load_prefix_captioner(path)."

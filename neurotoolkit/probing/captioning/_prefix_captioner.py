@@ -4,7 +4,8 @@ An image embedding (e.g. a CLIP ViT-B/32 vector, or one decoded from the brain)
 is mapped by a small network to ``prefix_length`` token embeddings that are
 prepended to a causal language model from ``transformers``; beam search then
 writes the caption. Trainable on (embedding, caption) pairs, savable to one
-checkpoint file, and loadable from the public ClipCap COCO weights.
+checkpoint file (a checksummed HDF5 file, no pickle), and loadable from the
+public ClipCap COCO weights.
 """
 
 import json
@@ -13,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..._utils.docs import fill_doc
-from ..._utils.io import atomic_path
-from ..._utils.logging import logger, progress, verbose
+from ..._utils.safe_io import load_object, save_object, sniff
+from ..._utils.device import resolve_device
+from ..._utils.logging import logger, progress, verbose, warn
 from ..._utils.optional import require
 from ..._utils.random import check_random_state, seeded
 from ..._utils.validation import (
@@ -33,6 +35,12 @@ from ._language_model import (
 from ._word_tokenizer import build_word_tokenizer
 
 __all__ = ["PrefixCaptioner", "build_word_tokenizer", "load_prefix_captioner"]
+
+_DEPRECATED = "deprecated"
+
+
+# 2: a checksummed safe_io container; 1: torch.save (a pickle)
+_SAVE_VERSION = 2
 
 
 def _torch():
@@ -87,8 +95,8 @@ class PrefixCaptioner:
         only (cheaper; ClipCap's "only prefix" mode). Mapper-only training
         needs a *pretrained* language model: a frozen randomly initialised one
         barely responds to the prefix (its loss stalls near the unigram level).
-    n_epochs : int
-        Passes over the training pairs.
+    max_epochs : int
+        Passes over the training pairs (no early stopping: all are run).
     batch_size : int
         Pairs per step, and embeddings per batch when captioning.
     learning_rate : float
@@ -106,11 +114,14 @@ class PrefixCaptioner:
     %(device)s
     %(random_state)s
     %(verbose)s
+    n_epochs : int
+        Deprecated spelling of ``max_epochs`` (FutureWarning); removed in
+        the next release.
 
     Attributes
     ----------
     mapper_ : torch.nn.Module
-        Maps (n, n_features_in_) to (n, prefix_length * width).
+        Maps ``(n, n_features_in_)`` to ``(n, prefix_length * width)``.
     language_model_ : transformers.PreTrainedModel
     tokenizer_ : transformers tokenizer
     loss_history_ : list of float
@@ -129,15 +140,15 @@ class PrefixCaptioner:
     """
 
     def __init__(self, language_model="gpt2", tokenizer=None, prefix_length=10, mapper_hidden_dim=None,
-                 train_language_model=False, n_epochs=10, batch_size=40, learning_rate=2e-5,
+                 train_language_model=False, max_epochs=10, batch_size=40, learning_rate=2e-5,
                  warmup_steps=None, weight_decay=0.0, max_caption_length=67, stop_token=".",
-                 device=None, random_state=0, verbose=None):
+                 device="auto", random_state=0, verbose=None, n_epochs=_DEPRECATED):
         self.language_model = language_model
         self.tokenizer = tokenizer
         self.prefix_length = prefix_length
         self.mapper_hidden_dim = mapper_hidden_dim
         self.train_language_model = train_language_model
-        self.n_epochs = n_epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.warmup_steps = warmup_steps
@@ -147,14 +158,13 @@ class PrefixCaptioner:
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.n_epochs = n_epochs
 
     # ------------------------------------------------------------------ set-up
     def _build(self, n_features, mapper_state=None):
         """Create ``language_model_``, ``tokenizer_``, ``mapper_`` (random or from a state dict)."""
         torch = _torch()
-        from ...features._backbones import resolve_device
-
-        self.device_ = resolve_device(self.device)
+        self.device_ = resolve_device(self.device, purpose="PrefixCaptioner")
         P = check_int("prefix_length", self.prefix_length, min_value=1)
         lm, tok = _resolve_language_model(self.language_model, self.tokenizer, self.random_state)
         width = lm.get_input_embeddings().weight.shape[1]
@@ -224,7 +234,12 @@ class PrefixCaptioner:
             raise TypeError("Invalid value for `captions`: expected a list of str, got a single str.")
         captions = [str(c) for c in captions]
         check_consistent_length(embeddings=E, captions=captions)
-        n_epochs = check_int("n_epochs", self.n_epochs, min_value=1)
+        if isinstance(self.n_epochs, str) and self.n_epochs == _DEPRECATED:
+            n_epochs = check_int("max_epochs", self.max_epochs, min_value=1)
+        else:
+            warn(f"`n_epochs` of PrefixCaptioner is deprecated and will be removed in the next "
+                 f"release: use `max_epochs={self.n_epochs!r}` instead.", FutureWarning)
+            n_epochs = check_int("n_epochs", self.n_epochs, min_value=1)
         batch_size = check_int("batch_size", self.batch_size, min_value=1)
         check_type("learning_rate", self.learning_rate, "numeric")
         torch = self._build(E.shape[1])
@@ -350,26 +365,28 @@ class PrefixCaptioner:
     def save(self, path, include_language_model=None):
         """Write mapper, tokenizer, settings (and LM weights) to one file, atomically.
 
+        The file is a checksummed HDF5 file (weights as datasets, the rest as
+        JSON) that :func:`load_prefix_captioner` reads without unpickling.
+
         Parameters
         ----------
         path : path-like
-            Target file (``.pt``).
+            Target file (e.g. ``captioner.h5``).
         include_language_model : bool | None
             Store the language model's weights. None stores them when they
             cannot be reloaded by name: when the model was fine-tuned, or built
             from a config or passed as an object.
         """
         self._check_fitted()
-        torch = _torch()
         by_name = isinstance(self.language_model, (str, Path))
         if include_language_model is None:
             include_language_model = bool(self.train_language_model) or not by_name
         lm = self.language_model_
         ckpt = {
             "format": _FORMAT,
-            "version": 1,
+            "version": _SAVE_VERSION,
             "params": json.dumps({k: v for k, v in self.get_params().items()
-                                  if k not in ("language_model", "tokenizer", "device")}),
+                                  if k not in ("language_model", "tokenizer", "device", "n_epochs")}),
             "language_model_name": str(self.language_model) if by_name else None,
             "language_model_class": type(lm).__name__,
             "language_model_config": lm.config.to_json_string(),
@@ -381,13 +398,12 @@ class PrefixCaptioner:
             "n_features_in": self.n_features_in_,
             "loss_history": list(getattr(self, "loss_history_", [])),
         }
-        with atomic_path(path) as tmp:
-            torch.save(ckpt, tmp)
-        return Path(path)
+        return save_object(path, "PrefixCaptioner", _SAVE_VERSION, ckpt)
 
     @classmethod
     @fill_doc
-    def from_pretrained(cls, mapper_checkpoint, language_model="gpt2", tokenizer=None, device=None, **kwargs):
+    def from_pretrained(cls, mapper_checkpoint, language_model="gpt2", tokenizer=None, device="auto",
+                        **kwargs):
         """Load the public ClipCap weights (MLP mapper; e.g. ``coco_weights.pt``).
 
         ClipCap's state dict holds ``clip_project.model.0.{weight,bias}`` (512 -> 3840)
@@ -452,8 +468,11 @@ class PrefixCaptioner:
         return f"PrefixCaptioner(language_model={lm!r}, prefix_length={self.prefix_length})"
 
 
-def load_prefix_captioner(path, language_model=None, device=None):
+@fill_doc
+def load_prefix_captioner(path, language_model=None, device="auto", trust_pickle=False):
     """Load a :meth:`PrefixCaptioner.save` checkpoint.
+
+    The file's checksum is verified; nothing is unpickled.
 
     Parameters
     ----------
@@ -461,8 +480,13 @@ def load_prefix_captioner(path, language_model=None, device=None):
     language_model : str | transformers.PreTrainedModel | None
         Needed only when the file holds no language-model weights: None uses
         the name stored in the file (loaded from local files).
-    device : str | None
-        Torch device; None picks CUDA when available.
+    %(device)s
+    trust_pickle : bool
+        Files saved by neurotoolkit before version 2 of this format are
+        ``torch.save`` pickles; they raise an error unless
+        ``trust_pickle=True`` (only for a file from a source you trust; it is
+        then read with ``torch.load(weights_only=True)``). Save the result
+        again to convert it.
 
     Returns
     -------
@@ -472,7 +496,15 @@ def load_prefix_captioner(path, language_model=None, device=None):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Invalid value for `path`: no PrefixCaptioner checkpoint at '{path}'.")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if trust_pickle and sniff(path) in ("torch", "pickle"):
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    else:
+        hint = ("For ClipCap's own weights use PrefixCaptioner.from_pretrained(path, "
+                "language_model='gpt2'). For a captioner saved by an older neurotoolkit, if you "
+                f"trust its source, load it with load_prefix_captioner('{path}', "
+                "trust_pickle=True) and call .save(new_path) on the result to convert it.")
+        ckpt, _ = load_object(path, "PrefixCaptioner", _SAVE_VERSION, param="path",
+                              pickle_hint=hint)
     if not isinstance(ckpt, dict) or ckpt.get("format") != _FORMAT:
         raise ValueError(
             f"'{path}' is not a neurotoolkit PrefixCaptioner checkpoint; for ClipCap's own weights "
@@ -490,6 +522,8 @@ def load_prefix_captioner(path, language_model=None, device=None):
     else:
         lm = language_model if language_model is not None else ckpt["language_model_name"]
     params = json.loads(ckpt["params"])
+    if "n_epochs" in params:  # files written before the rename to max_epochs
+        params["max_epochs"] = params.pop("n_epochs")
     self = PrefixCaptioner(language_model=lm, tokenizer=tok, device=device, **params)
     self._build(ckpt["n_features_in"], mapper_state=ckpt["mapper_state"])
     if ckpt["language_model_name"] is not None:

@@ -1,4 +1,4 @@
-"""BrainSCUBA projection of voxel weights onto natural-image embeddings (METHODS.md, Card 7a).
+"""BrainSCUBA projection of voxel weights onto natural-image embeddings (Luo et al., ICLR 2024).
 
 Voxel weight vectors of an encoder fitted on image embeddings point away from
 where real image embeddings lie. ``project_to_natural`` replaces each weight
@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..._utils.backend import get_backend, to_numpy
+from ..._utils.device import resolve_device
 from ..._utils.docs import fill_doc
 from ..._utils.logging import logger, verbose
 from ..._utils.memory import batch_size_from_budget, format_bytes, resolve_memory_budget
@@ -146,10 +147,10 @@ def _iter_chunks(pool, chunk_rows, dim):
 @verbose
 def project_to_natural(weights, image_embeddings, temperature=1 / 150, top_k=None,
                        batch_size=None, voxel_batch_size=4096, memory_budget=None,
-                       backend="numpy", device=None, dtype="float32", verbose=None):
+                       backend="numpy", device="auto", dtype="float32", verbose=None):
     """Project voxel weight vectors onto the distribution of natural-image embeddings.
 
-    BrainSCUBA (Luo et al., ICLR 2024; METHODS.md Card 7a). For voxel ``i``
+    BrainSCUBA (Luo et al., ICLR 2024). For voxel ``i``
     with weight vector ``w_i`` and pool embeddings ``e_j``::
 
         p_ij   = softmax_j( cos(w_i, e_j) / temperature )
@@ -184,6 +185,7 @@ def project_to_natural(weights, image_embeddings, temperature=1 / 150, top_k=Non
     %(memory_budget)s
     backend : "numpy" | "torch"
     %(device)s
+        With ``backend="numpy"`` only "auto" and "cpu" are allowed.
     dtype : "float32" | "float64"
         Working precision of the logits and matrix products; the running
         maximum, the accumulators and the top-k values are kept in float64.
@@ -220,6 +222,10 @@ def project_to_natural(weights, image_embeddings, temperature=1 / 150, top_k=Non
     if top_k is not None:
         top_k = check_int("top_k", top_k, min_value=1)
     voxel_batch_size = check_int("voxel_batch_size", voxel_batch_size, min_value=1)
+    if backend == "torch":
+        device = resolve_device(device, purpose="backend='torch'")
+    elif device is None or (isinstance(device, str) and device == "auto"):
+        device = None
     bk = get_backend(backend, device=device, dtype=dtype)
     ops = _Ops(bk)
 

@@ -1,6 +1,6 @@
 """RetrievalCaptioner: embeddings -> text by retrieval over a captioned pool (offline).
 
-The offline stand-in for the LLM steps of LaVCa (METHODS.md, Card 7b): the
+The offline stand-in for the LLM steps of LaVCa (Matsuyama et al.): the
 top-N captions nearest to an embedding (cosine) are weighted by a softmax,
 their content words are scored by caption weight times inverse caption
 frequency, the top keywords are kept, and a short caption is composed from
@@ -10,11 +10,13 @@ them. An ``llm`` callable can replace the composer.
 import numpy as np
 import pandas as pd
 
-from ..._utils.logging import logger
+from ..._utils.logging import logger, warn
 from ..._utils.validation import (
     _raise,
+    _short_list,
     check_array,
     check_int,
+    check_nonblank_strings,
     check_option,
     check_type,
     describe,
@@ -44,12 +46,15 @@ class RetrievalCaptioner:
     ----------
     captions : sequence of str, shape (n_pool,)
         Captions of the pool (for example one caption per captioned image;
-        repeat an image's embedding to give it several captions).
+        repeat an image's embedding to give it several captions). Empty or
+        whitespace-only captions raise an error that gives their positions.
     embeddings : array (n_pool, dim)
         Embedding of each caption in the space of the queries (for example
         the image embedding of the captioned image, or a text embedding).
+        All-zero rows raise (their cosine similarity is undefined).
     n_captions : int
-        Captions retrieved per query (LaVCa's top-N).
+        Captions retrieved per query (LaVCa's top-N). Larger than the pool,
+        it warns and every query retrieves the whole pool.
     temperature : float
         Softmax temperature ``tau`` over the cosine similarities of the
         retrieved captions (logits ``cos / tau``); the default ``1 / 150``
@@ -90,19 +95,24 @@ class RetrievalCaptioner:
     def __init__(self, captions, embeddings, n_captions=10, temperature=1 / 150, n_keywords=5,
                  style="sentence", template="a photo of a {noun}", llm=None,
                  stop_words=CAPTION_STOP_WORDS, use_nltk=False):
-        captions = list(captions)
-        for k, c in enumerate(captions):
-            if not isinstance(c, str):
-                _raise("captions", "a sequence of strings", f"{describe(c)} at position {k}",
-                       exc=TypeError)
+        captions = check_nonblank_strings("captions", captions)
         E = check_array("embeddings", embeddings, ndim=2)
         if E.shape[0] != len(captions):
             _raise("embeddings", f"one row per caption ({len(captions)} rows)", f"shape {E.shape}")
         if not captions:
             _raise("captions", "at least one caption", "an empty sequence")
+        zero = np.flatnonzero(~(np.abs(E) > 0).any(axis=1))
+        if zero.size:
+            _raise("embeddings", "rows with a nonzero norm (cosine similarity is undefined for "
+                   "a zero vector)", f"{zero.size} all-zero row(s) at positions "
+                   f"{_short_list(zero)}", "Drop those captions or recompute their embeddings.")
         self.captions = captions
         self.embeddings = E
         self.n_captions = check_int("n_captions", n_captions, min_value=1)
+        if self.n_captions > len(captions):
+            warn(f"RetrievalCaptioner: n_captions={self.n_captions} is larger than the pool "
+                 f"({len(captions)} captions); every query retrieves the whole pool. Pass "
+                 f"n_captions <= {len(captions)} or a larger pool.")
         self.temperature = _check_temperature(temperature)
         self.n_keywords = check_int("n_keywords", n_keywords, min_value=1)
         self.style = check_option("style", style, _STYLES)

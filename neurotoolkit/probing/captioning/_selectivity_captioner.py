@@ -1,10 +1,11 @@
-"""SelectivityCaptioner: captions, keywords and nouns for voxels and ROIs (Card 7)."""
+"""SelectivityCaptioner: captions, keywords and nouns for voxels and ROIs (BrainSCUBA,
+Luo et al., ICLR 2024)."""
 
 import numpy as np
 import pandas as pd
 
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger
+from ..._utils.logging import logger, warn
 from ..._utils.validation import _raise, check_array, check_option, check_type, describe
 from ._project import _check_temperature, project_to_natural
 from ._text import extract_keywords, make_prompt, pick_noun
@@ -49,22 +50,22 @@ class SelectivityCaptioner:
 
     The weights of an encoder fitted on image embeddings are first projected
     onto the natural-image distribution (:func:`project_to_natural`,
-    BrainSCUBA), then turned into text by an interchangeable ``decoder``:
-    anything with ``caption(embeddings (n, d)) -> list of str``, such as the
-    offline :class:`RetrievalCaptioner` or the generative
-    :class:`PrefixCaptioner` (ClipCap).
+    BrainSCUBA), then turned into text by an interchangeable ``captioner``
+    (embedding -> text): anything with ``caption(embeddings (n, d)) -> list
+    of str``, such as the offline :class:`RetrievalCaptioner` or the
+    generative :class:`PrefixCaptioner` (ClipCap).
 
     Parameters
     ----------
-    decoder : object with ``caption(embeddings) -> list of str``
+    captioner : object with ``caption(embeddings) -> list of str``
         If it also has ``describe(embeddings) -> DataFrame`` with ``keywords``
         and ``noun`` columns (:class:`RetrievalCaptioner`), those are used;
         otherwise keywords and nouns are extracted from each caption.
     image_embeddings : array (n_pool, dim) | memmap | iterable | None
-        Natural-image pool for the projection. None uses the decoder's own
+        Natural-image pool for the projection. None uses the captioner's own
         ``embeddings`` when it has them (a retrieval captioner's pool).
     project : bool
-        False feeds the weight vectors to the decoder as they are (useful
+        False feeds the weight vectors to the captioner as they are (useful
         for comparison; BrainSCUBA shows that this gives poor captions).
     temperature : float
         Softmax temperature ``tau`` of the projection (``1 / tau = 150``).
@@ -73,30 +74,48 @@ class SelectivityCaptioner:
     %(memory_budget)s
     backend : "numpy" | "torch"
     %(device)s
-    decoder_kwargs : dict | None
-        Passed to ``decoder.caption``, e.g. ``{"num_beams": 5, "max_length": 67}``.
+    captioner_kwargs : dict | None
+        Passed to ``captioner.caption``, e.g. ``{"num_beams": 5, "max_length": 67}``.
     template : str
         Prompt template for the ``prompt`` column.
     use_nltk : bool
-        For decoders without ``describe``: pick nouns with NLTK's tagger when
-        it and its data are installed (see :func:`pick_noun`).
+        For captioners without ``describe``: pick nouns with NLTK's tagger
+        when it and its data are installed.
+    decoder, decoder_kwargs : optional
+        Deprecated spellings of ``captioner`` and ``captioner_kwargs``
+        (FutureWarning).
 
     Examples
     --------
     >>> cap = SelectivityCaptioner(RetrievalCaptioner(pool_captions, pool_embeddings))  # doctest: +SKIP
-    >>> cap.caption_units(encoder.estimator_.coef_.T, units=recording.units.index)   # doctest: +SKIP
+    >>> readout = encoder.linear_readout()  # doctest: +SKIP
+    >>> cap.caption_units(readout["coef"].T, units=recording.units.index)   # doctest: +SKIP
     """
 
-    def __init__(self, decoder, image_embeddings=None, project=True, temperature=1 / 150,
-                 batch_size=None, memory_budget=None, backend="numpy", device=None,
-                 decoder_kwargs=None, template="a photo of a {noun}", use_nltk=False):
-        if not callable(getattr(decoder, "caption", None)):
-            _raise("decoder", "an object with a caption(embeddings) -> list of str method",
-                   describe(decoder), exc=TypeError)
-        if project and image_embeddings is None and getattr(decoder, "embeddings", None) is None:
-            _raise("image_embeddings", "a pool of natural-image embeddings (the decoder has none)",
-                   "None", fix="Pass image_embeddings=..., or project=False.")
-        self.decoder = decoder
+    def __init__(self, captioner=None, image_embeddings=None, project=True, temperature=1 / 150,
+                 batch_size=None, memory_budget=None, backend="numpy", device="auto",
+                 captioner_kwargs=None, template="a photo of a {noun}", use_nltk=False,
+                 decoder=None, decoder_kwargs=None):
+        for old, new, value in (("decoder", "captioner", decoder),
+                                ("decoder_kwargs", "captioner_kwargs", decoder_kwargs)):
+            if value is not None:
+                warn(f"`{old}` of SelectivityCaptioner is deprecated and will be removed in the "
+                     f"next release: use `{new}=` instead (it maps embeddings to text).",
+                     FutureWarning)
+        if decoder is not None:
+            if captioner is not None:
+                _raise("decoder", "None when `captioner` is given (it is the old name of "
+                       "`captioner`)", describe(decoder))
+            captioner = decoder
+        if decoder_kwargs is not None:
+            captioner_kwargs = decoder_kwargs if captioner_kwargs is None else captioner_kwargs
+        if not callable(getattr(captioner, "caption", None)):
+            _raise("captioner", "an object with a caption(embeddings) -> list of str method",
+                   describe(captioner), exc=TypeError)
+        if project and image_embeddings is None and getattr(captioner, "embeddings", None) is None:
+            _raise("image_embeddings", "a pool of natural-image embeddings (the captioner has "
+                   "none)", "None", fix="Pass image_embeddings=..., or project=False.")
+        self.captioner = captioner
         self.image_embeddings = image_embeddings
         self.project = bool(project)
         self.temperature = _check_temperature(temperature)
@@ -104,12 +123,12 @@ class SelectivityCaptioner:
         self.memory_budget = memory_budget
         self.backend = backend
         self.device = device
-        self.decoder_kwargs = dict(decoder_kwargs or {})
+        self.captioner_kwargs = dict(captioner_kwargs or {})
         self.template = template
         self.use_nltk = bool(use_nltk)
 
     def __repr__(self):
-        return (f"SelectivityCaptioner(decoder={type(self.decoder).__name__}, "
+        return (f"SelectivityCaptioner(captioner={type(self.captioner).__name__}, "
                 f"project={self.project}, 1/tau={1 / self.temperature:.4g})")
 
     # ---------------------------------------------------------------- building blocks
@@ -121,7 +140,7 @@ class SelectivityCaptioner:
             return W
         pool = self.image_embeddings
         if pool is None:
-            pool = self.decoder.embeddings
+            pool = self.captioner.embeddings
         return project_to_natural(W, pool, temperature=self.temperature,
                                   batch_size=self.batch_size, memory_budget=self.memory_budget,
                                   backend=self.backend, device=self.device)
@@ -138,13 +157,13 @@ class SelectivityCaptioner:
         pandas.DataFrame with columns ``caption``, ``keywords``, ``noun``, ``prompt``
         """
         E = check_array("embeddings", embeddings, ndim=2)
-        if hasattr(self.decoder, "describe"):
-            frame = self.decoder.describe(E)
+        if hasattr(self.captioner, "describe"):
+            frame = self.captioner.describe(E)
             frame = frame[["caption", "keywords", "noun"]].copy()
         else:
-            caps = list(self.decoder.caption(E, **self.decoder_kwargs))
+            caps = list(self.captioner.caption(E, **self.captioner_kwargs))
             if len(caps) != len(E):
-                _raise("decoder", f"a caption() returning {len(E)} strings", f"{len(caps)}")
+                _raise("captioner", f"a caption() returning {len(E)} strings", f"{len(caps)}")
             kws = [[k for k, _ in extract_keywords([c])] if c.strip() else [] for c in caps]
             frame = pd.DataFrame({"caption": caps, "keywords": kws,
                                   "noun": [pick_noun(k, [c], use_nltk=self.use_nltk)
@@ -216,6 +235,13 @@ class SelectivityCaptioner:
         frame.insert(0, "n_units", [int((labels == r).sum()) for r in rois])
         frame.insert(0, "roi", rois)
         return frame
+
+    @property
+    def decoder(self):
+        """Deprecated: use :attr:`captioner`."""
+        warn("`SelectivityCaptioner.decoder` is deprecated and will be removed in the next "
+             "release: use `.captioner`.", FutureWarning)
+        return self.captioner
 
     def prompts_for(self, nouns):
         """Prompts from nouns or a caption table (see :func:`prompts_for`)."""

@@ -4,73 +4,25 @@ Feature visualization (Olah et al. 2017; lucid / lucent) applied to an
 encoding model: a Fourier-parameterized, colour-decorrelated image is
 optimised with Adam so that the objective (e.g. the mean predicted response
 of an ROI, :class:`~neurotoolkit.probing.EncoderObjective`) is as high as
-possible under random pad / jitter / scale / rotate transforms (METHODS.md,
-Card 8). Works with any differentiable objective: a Gabor-pyramid encoder on
+possible under random pad / jitter / scale / rotate transforms. Works with any differentiable objective: a Gabor-pyramid encoder on
 a CPU, or any backbone whose weights are on disk.
 """
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ..._utils.device import resolve_device
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger, progress
+from ..._utils.logging import logger, progress, warn
 from ..._utils.logging import verbose as verbose_decorator
 from ..._utils.optional import require
 from ..._utils.random import check_random_state
 from ..._utils.validation import check_int, check_option, check_type, describe
+from ._result import SynthesisResult
 
-__all__ = ["ActivationMaximizer", "SynthesisResult"]
+__all__ = ["ActivationMaximizer"]
 
-
-@dataclass
-class SynthesisResult:
-    """Images synthesized for an objective, with their scores and settings.
-
-    Attributes
-    ----------
-    images : array (n_images, 3, height, width), float32 in [0, 1]
-        Ordered as generated (one per random initialisation).
-    scores : array (n_images,)
-        Objective of each final image (no transforms).
-    history : pandas.DataFrame
-        One row per (step, image): ``step``, ``image``, ``objective`` (on the
-        transformed image of that step) and ``loss`` (minus the objective plus
-        the TV and L2 penalties; the batch-level diversity term is not included).
-    params : dict
-        Everything needed to reproduce the images: the optimiser settings,
-        the image parameterization, the transforms (``transforms``: list of
-        dicts), the seed and the objective's description.
-    """
-
-    images: np.ndarray
-    scores: np.ndarray
-    history: pd.DataFrame = field(repr=False)
-    params: dict = field(default_factory=dict, repr=False)
-
-    def __len__(self):
-        return len(self.images)
-
-    def __repr__(self):
-        return (f"SynthesisResult({len(self)} images {tuple(self.images.shape[2:])}, scores "
-                f"{np.round(self.scores, 3).tolist()})")
-
-    def to_uint8(self):
-        """Images as uint8 (n_images, height, width, 3), e.g. for ``plot_image_grid``."""
-        return np.round(np.clip(self.images, 0, 1).transpose(0, 2, 3, 1) * 255).astype(np.uint8)
-
-    def order(self):
-        """Image indices sorted by score, best first."""
-        return np.argsort(-self.scores, kind="stable")
-
-    def plot(self, n_cols=8, size=1.4, suptitle=None):
-        """Grid of the images titled by their scores (best first)."""
-        from ...viz import plot_image_grid
-
-        order = self.order()
-        return plot_image_grid(self.to_uint8()[order], titles=[f"{s:.2f}" for s in self.scores[order]],
-                               n_cols=n_cols, size=size, suptitle=suptitle)
+_DEPRECATED = "deprecated"
 
 
 def _total_variation(x):
@@ -99,8 +51,8 @@ class ActivationMaximizer:
     image_size : int | (int, int)
         Size of the synthesized images (the objective resizes them).
     n_steps : int
-        Optimisation steps (Card 8: 512).
-    lr : float
+        Optimisation steps (512 in lucid's recipe).
+    learning_rate : float
         Adam learning rate (0.05).
     n_images : int
         Random initialisations, optimised together as one batch.
@@ -128,11 +80,15 @@ class ActivationMaximizer:
         features (``objective.features`` when it exists, else pixels); > 0
         pushes the initialisations apart.
     %(random_state)s
-    device : str | None
-        Torch device of the image parameters ("cpu", "cuda"). None uses the
-        objective's ``device`` attribute when it has one, else CUDA when
-        available, else the CPU.
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, default="auto"
+        Torch device of the image parameters. "auto" uses the objective's
+        ``device`` attribute when it has one (e.g. :class:`EncoderObjective`),
+        else CUDA when torch sees a GPU, else the CPU; asking for an
+        unavailable device raises an error.
     %(verbose)s
+    lr : float
+        Deprecated spelling of ``learning_rate`` (FutureWarning); removed in
+        the next release.
 
     Attributes
     ----------
@@ -143,16 +99,17 @@ class ActivationMaximizer:
     --------
     >>> obj = EncoderObjective(encoder, TorchGaborPyramid(), units="FFA")  # doctest: +SKIP
     >>> res = ActivationMaximizer(obj, image_size=96, n_steps=128).generate()  # doctest: +SKIP
-    >>> res.images.shape, res.scores  # doctest: +SKIP
+    >>> res.images.shape, res.scores, res.seeds  # doctest: +SKIP
     """
 
-    def __init__(self, objective, image_size=128, n_steps=512, lr=0.05, n_images=4,
+    def __init__(self, objective, image_size=128, n_steps=512, learning_rate=0.05, n_images=4,
                  parameterization="fourier", decorrelate=True, decay_power=1.0, transforms="default",
                  tv_weight=0.0, l2_weight=0.0, blur_every=0, blur_sigma=0.5, diversity_weight=0.0,
-                 random_state=0, device=None, verbose=None):
+                 random_state=0, device="auto", verbose=None, lr=_DEPRECATED):
         self.objective = objective
         self.image_size = image_size
         self.n_steps = n_steps
+        self.learning_rate = learning_rate
         self.lr = lr
         self.n_images = n_images
         self.parameterization = parameterization
@@ -178,10 +135,15 @@ class ActivationMaximizer:
         check_int("n_images", self.n_images, min_value=1)
         check_int("blur_every", self.blur_every, min_value=0)
         check_option("parameterization", self.parameterization, ("fourier", "pixel"))
-        for name in ("lr", "tv_weight", "l2_weight", "diversity_weight", "decay_power", "blur_sigma"):
-            value = getattr(self, name)
+        self._learning_rate, lr_name = self.learning_rate, "learning_rate"
+        if not (isinstance(self.lr, str) and self.lr == _DEPRECATED):
+            warn(f"`lr` of ActivationMaximizer is deprecated and will be removed in the next "
+                 f"release: use `learning_rate={self.lr!r}` instead.", FutureWarning)
+            self._learning_rate, lr_name = self.lr, "lr"
+        for name in (lr_name, "tv_weight", "l2_weight", "diversity_weight", "decay_power", "blur_sigma"):
+            value = self._learning_rate if name == lr_name else getattr(self, name)
             check_type(name, value, "numeric")
-            strict = name in ("lr", "blur_sigma")
+            strict = name in (lr_name, "blur_sigma")
             if value < 0 or (strict and value == 0):
                 raise ValueError(
                     f"Invalid value for `{name}`: expected a {'positive' if strict else 'non-negative'} "
@@ -222,7 +184,8 @@ class ActivationMaximizer:
         -------
         result : SynthesisResult
             Images (n_images, 3, H, W) in [0, 1], final scores (n_images,),
-            per-step history and the settings (transforms included).
+            seeds, per-step ``trace`` (n_images, n_steps) and ``history``,
+            and the settings in ``params`` (transforms included).
         """
         torch = require("torch", purpose="ActivationMaximizer")
         from ._image_param import make_image_param, make_transforms
@@ -232,17 +195,18 @@ class ActivationMaximizer:
         seed = int(rng.integers(2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
         t_rng = np.random.default_rng(seed + 1)
-        device = self.device if self.device is not None else getattr(self.objective, "device", None)
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        device = torch.device(device)
+        device = self.device
+        if (device is None or (isinstance(device, str) and device == "auto")) and \
+                getattr(self.objective, "device", None) is not None:
+            device = self.objective.device
+        device = resolve_device(device, purpose="ActivationMaximizer")
         kwargs = {"decay_power": self.decay_power} if self.parameterization == "fourier" else {}
         param = make_image_param(self.parameterization, self.n_images, self.image_size,
                                  decorrelate=self.decorrelate, generator=gen, **kwargs).to(device)
         transforms = make_transforms(self.transforms)
         n = self.n_images
         use_div = self.diversity_weight > 0 and n > 1
-        opt = torch.optim.Adam(param.parameters(), lr=float(self.lr))
+        opt = torch.optim.Adam(param.parameters(), lr=float(self._learning_rate))
         steps, objs, losses = [], [], []
         logger.info("Activation maximization: %d images, %d steps, %s parameterization",
                     n, self.n_steps, self.parameterization)
@@ -278,7 +242,8 @@ class ActivationMaximizer:
         describe_obj = getattr(self.objective, "describe", None)
         params = {
             "method": "activation_maximization", "image_size": list(param.size),
-            "n_steps": int(self.n_steps), "lr": float(self.lr), "optimizer": "Adam",
+            "n_steps": int(self.n_steps), "learning_rate": float(self._learning_rate),
+            "optimizer": "Adam",
             "n_images": n, "image_param": param.describe(), "transforms": transforms.describe(),
             "tv_weight": float(self.tv_weight), "l2_weight": float(self.l2_weight),
             "blur_every": int(self.blur_every), "blur_sigma": float(self.blur_sigma),
@@ -286,6 +251,7 @@ class ActivationMaximizer:
             "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "generator",
             "objective": describe_obj() if callable(describe_obj) else repr(self.objective),
         }
+        trace = np.stack(objs, axis=1).astype(np.float64) if objs else None
         self.result_ = SynthesisResult(images.detach().cpu().numpy().astype(np.float32), scores,
-                                       history, params)
+                                       np.full(n, seed, dtype=np.int64), trace, history, params)
         return self.result_

@@ -8,7 +8,10 @@ schedulers by name, and one CPU ``torch.Generator`` per seed.
 import os
 import re
 
+import numpy as np
+
 from ..._utils.optional import require
+from ..._utils.random import check_random_state
 from ..._utils.validation import check_option
 
 _SCHEDULERS = {"dpm": "DPMSolverMultistepScheduler", "ddim": "DDIMScheduler"}
@@ -93,3 +96,22 @@ def _generators(seeds):
     """One CPU ``torch.Generator`` per seed (each image reproducible by its seed)."""
     torch = require("torch")
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+
+
+def image_seeds(n_images, random_state):
+    """One int seed per image from ``n_images`` and ``random_state`` (see ``generate``)."""
+    if isinstance(random_state, (list, tuple, range, np.ndarray)):
+        seeds = np.asarray(random_state)
+        if seeds.ndim != 1 or len(seeds) == 0 or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"Invalid value for `random_state`: expected an int, a 1-D sequence of "
+                             f"ints (one seed per image), a Generator or None, got {random_state!r}.")
+        if n_images is not None and int(n_images) != len(seeds):
+            raise ValueError(f"Invalid value for `n_images`: expected None or {len(seeds)} (one "
+                             f"image per seed of `random_state`), got {n_images!r}.")
+        return seeds.astype(np.int64)
+    n = 8 if n_images is None else n_images
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"Invalid value for `n_images`: expected a positive int or None, got {n!r}.")
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state) + np.arange(int(n), dtype=np.int64)
+    return check_random_state(random_state).integers(0, 2**31 - 1, size=int(n), dtype=np.int64)

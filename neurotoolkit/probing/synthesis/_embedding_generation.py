@@ -1,9 +1,9 @@
-"""Images from decoded embeddings, and img2img refinement (METHODS.md Card 5a, 5b).
+"""Images from decoded embeddings, and img2img refinement.
 
 - :func:`generate_from_embeddings`: a decoded CLIP image embedding -> image,
   through Stable unCLIP (``image_embeds=E, noise_level=0, prompt=""``) or an
   IP-Adapter (``ip_adapter_image_embeds``). The embedding dimension must be
-  the generator's conditioning dimension (Card 5b rule); it is checked.
+  the generator's conditioning dimension; it is checked.
 - :func:`refine_img2img`: Brain-Diffuser style refinement of a low-level
   reconstruction with an img2img pipeline (strength 0.75).
 - :func:`load_generator`: real pipelines from a local folder or hub id, with a
@@ -13,10 +13,10 @@
 import numpy as np
 
 from ..._utils.docs import fill_doc
-from ..._utils.logging import resolve_level, verbose
+from ..._utils.logging import resolve_level, verbose, warn
 from ..._utils.optional import require
 from ..._utils.validation import check_array, check_option
-from ._diffusers_io import DEFAULT_MODEL, _diffusers, _generators, load_pipeline
+from ._diffusers_io import DEFAULT_MODEL, _generators, image_seeds, load_pipeline
 
 __all__ = [
     "conditioning_dim",
@@ -119,13 +119,18 @@ def _check_embeds(embeds, dim, route):
     return torch.as_tensor(E, dtype=torch.float32)
 
 
-def _seeds(seeds, n):
-    seeds = np.arange(n) if seeds is None else np.atleast_1d(np.asarray(seeds))
-    if seeds.shape != (n,) or not np.issubdtype(seeds.dtype, np.integer):
+def _seeds(random_state, seeds, n, where):
+    """Seeds of ``n`` images from ``random_state`` (or the deprecated ``seeds``)."""
+    if seeds is not None:
+        warn(f"`seeds` of {where} is deprecated and will be removed in the next release: use "
+             f"`random_state=<the seeds>` instead.", FutureWarning)
+        random_state = list(np.atleast_1d(np.asarray(seeds)))
+    if isinstance(random_state, (list, tuple, range, np.ndarray)) and len(random_state) != n:
         raise ValueError(
-            f"Invalid value for `seeds`: expected None or {n} ints (one per image), got {seeds!r}."
+            f"Invalid value for `random_state`: expected an int or {n} ints (one seed per "
+            f"image), got {len(random_state)} seeds."
         )
-    return seeds
+    return image_seeds(n, random_state)
 
 
 def _to_nchw(images):
@@ -145,10 +150,11 @@ def generate_from_embeddings(
     num_inference_steps=50,
     guidance_scale=None,
     ip_adapter_scale=None,
-    seeds=None,
+    random_state=0,
     height=None,
     width=None,
     verbose=None,
+    seeds=None,
     **kwargs,
 ):
     """Images from decoded CLIP image embeddings (Stable unCLIP or IP-Adapter).
@@ -174,11 +180,15 @@ def generate_from_embeddings(
         conditioning even with an empty prompt.
     ip_adapter_scale : float | None
         IP-Adapter only: ``pipe.set_ip_adapter_scale`` before sampling.
-    seeds : sequence of int | None
-        One generator per image (None: 0 .. n-1): image i is reproducible by
-        its seed.
+    random_state : int | sequence of int | numpy.random.Generator | None
+        The seed of each image (one ``torch.Generator`` per image, so image
+        i is reproducible by its seed): an int r gives ``r .. r + n - 1``
+        (the default 0 gives ``0 .. n - 1``), a sequence one seed per image,
+        a Generator or None draws them.
     height, width : int | None
     %(verbose)s
+    seeds : sequence of int | None
+        Deprecated spelling of ``random_state`` (FutureWarning).
     **kwargs
         Passed to the pipeline call.
 
@@ -191,7 +201,7 @@ def generate_from_embeddings(
     route = _route(pipe, route)
     E = _check_embeds(embeds, conditioning_dim(pipe, route), route)
     n = len(E)
-    gens = _generators(_seeds(seeds, n))
+    gens = _generators(_seeds(random_state, seeds, n, "generate_from_embeddings"))
     pipe.set_progress_bar_config(disable=resolve_level(verbose) > 20)
     dtype = pipe.unet.dtype
     device = pipe._execution_device
@@ -237,10 +247,11 @@ def refine_img2img(
     strength=0.75,
     num_inference_steps=50,
     guidance_scale=None,
-    seeds=None,
+    random_state=0,
     height=None,
     width=None,
     verbose=None,
+    seeds=None,
     **kwargs,
 ):
     """Brain-Diffuser style refinement of low-level reconstructions (img2img).
@@ -263,10 +274,13 @@ def refine_img2img(
     num_inference_steps : int
     guidance_scale : float | None
         Text CFG; None means 7.5 with a non-empty prompt, else 0 (off).
-    seeds : sequence of int | None
+    random_state : int | sequence of int | numpy.random.Generator | None
+        The seed of each image, as in :func:`generate_from_embeddings`.
     height, width : int | None
         Output size; None: ``unet.config.sample_size`` x the VAE scale factor.
     %(verbose)s
+    seeds : sequence of int | None
+        Deprecated spelling of ``random_state`` (FutureWarning).
 
     Returns
     -------
@@ -307,7 +321,7 @@ def refine_img2img(
             strength=float(strength),
             num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale,
-            generator=_generators(_seeds(seeds, n)),
+            generator=_generators(_seeds(random_state, seeds, n, "refine_img2img")),
             output_type="np",
             **kwargs,
         )

@@ -1,4 +1,5 @@
-"""Evaluating synthesized preferred images (METHODS.md, Cards 6 and 8).
+"""Evaluating synthesized preferred images (BrainDiVE, Luo et al. 2023; feature
+visualization, Olah et al. 2017).
 
 - :func:`predicted_activation` / :func:`compare_to_natural`: the objective on
   synthesized images against the natural images of a stimulus set (the
@@ -11,15 +12,19 @@
   ground truth says about a *novel* image.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from ..._utils.logging import logger
+from ..._utils.device import resolve_device
+from ..._utils.logging import logger, warn
 from ..._utils.optional import require
 from ..._utils.validation import check_int, describe
 
 __all__ = [
     "GroundTruthJudge",
+    "NaturalComparison",
     "category_specificity",
     "compare_to_natural",
     "images_to_float",
@@ -75,7 +80,7 @@ def images_to_float(images, size=None):
     return (arr.astype(np.float32) / np.float32(scale))
 
 
-def predicted_activation(objective, images, batch_size=32, size=None, device=None):
+def predicted_activation(objective, images, batch_size=32, size=None, device="auto"):
     """The objective on a batch of images, without gradients.
 
     Parameters
@@ -87,8 +92,9 @@ def predicted_activation(objective, images, batch_size=32, size=None, device=Non
     batch_size : int
     size : int | None
         Size to read a StimulusSet at.
-    device : str | None
-        Where to put the images (default: the objective's ``device`` or CPU).
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, default="auto"
+        Where to put the images. "auto" uses the objective's ``device``
+        attribute when it has one, else CUDA when available, else the CPU.
 
     Returns
     -------
@@ -97,13 +103,56 @@ def predicted_activation(objective, images, batch_size=32, size=None, device=Non
     torch = require("torch", purpose="predicted_activation")
     bs = check_int("batch_size", batch_size, min_value=1)
     x = images_to_float(images, size=size)
-    device = device or getattr(objective, "device", None) or "cpu"
+    if (device is None or (isinstance(device, str) and device == "auto")) and \
+            getattr(objective, "device", None) is not None:
+        device = objective.device
+    device = resolve_device(device, purpose="predicted_activation")
     out = []
     with torch.no_grad():
         for start in range(0, len(x), bs):
             batch = torch.as_tensor(x[start:start + bs], device=device)
             out.append(objective(batch).detach().float().cpu().numpy())
     return np.concatenate(out).astype(np.float64)
+
+
+@dataclass(repr=False)
+class NaturalComparison:
+    """The result of :func:`compare_to_natural`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The synthesized images and the ``top_k`` best natural ones, best
+        first: ``source`` ("synthesized" | "natural"), ``id`` (image index or
+        stimulus id), ``score``, ``rank`` (1 = best among all natural and
+        synthesized images), ``vs_best_natural`` (score minus the best natural
+        score) and ``percentile`` (share of natural images scored below).
+    summary : dict
+        ``best_natural`` (best natural score), ``fraction_above_best_natural``
+        (share of synthesized images above it), ``synthesized_mean``,
+        ``synthesized_sd`` and ``n_natural``.
+    """
+
+    table: pd.DataFrame
+    summary: dict
+
+    def __repr__(self):
+        items = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in self.summary.items())
+        return f"NaturalComparison({items}; table of {len(self.table)} rows)"
+
+    @property
+    def attrs(self):
+        """Deprecated: use :attr:`summary`."""
+        warn("`compare_to_natural(...).attrs` is deprecated and will be removed in the next "
+             "release: the function returns a NaturalComparison; use `.summary` (and `.table` "
+             "for the rows).", FutureWarning)
+        return self.summary
+
+    def __getitem__(self, key):
+        warn("Indexing the result of `compare_to_natural` is deprecated and will be removed in "
+             "the next release: use `.table[...]`.", FutureWarning)
+        return self.table[key]
 
 
 def compare_to_natural(objective, images, stimuli, top_k=5, size=None, batch_size=32):
@@ -125,14 +174,12 @@ def compare_to_natural(objective, images, stimuli, top_k=5, size=None, batch_siz
 
     Returns
     -------
-    table : pandas.DataFrame
-        The synthesized images and the ``top_k`` best natural ones, best
-        first: ``source`` ("synthesized" | "natural"), ``id`` (image index or
-        stimulus id), ``score``, ``rank`` (1 = best among all natural and
-        synthesized images), ``vs_best_natural`` (score minus the best natural
-        score) and ``percentile`` (share of natural images scored below). The
-        frame's ``attrs`` hold ``best_natural``, ``fraction_above_best_natural``
-        and the mean and s.d. of the synthesized scores.
+    comparison : NaturalComparison
+        ``.table``: the synthesized images and the ``top_k`` best natural
+        ones, best first, with ``source``, ``id``, ``score``, ``rank``,
+        ``vs_best_natural`` and ``percentile``; ``.summary``: ``best_natural``,
+        ``fraction_above_best_natural``, ``synthesized_mean``,
+        ``synthesized_sd``, ``n_natural``.
     """
     top_k = check_int("top_k", top_k, min_value=0)
     syn = predicted_activation(objective, images, batch_size=batch_size)
@@ -155,10 +202,10 @@ def compare_to_natural(objective, images, stimuli, top_k=5, size=None, batch_siz
     keep = (table["source"] == "synthesized") | table["id"].isin(
         table.loc[table["source"] == "natural", "id"].iloc[:top_k])
     table = table[keep].reset_index(drop=True)
-    table.attrs.update(best_natural=best, fraction_above_best_natural=float(np.mean(syn > best)),
-                       synthesized_mean=float(syn.mean()), synthesized_sd=float(syn.std()),
-                       n_natural=len(nat))
-    return table
+    summary = dict(best_natural=best, fraction_above_best_natural=float(np.mean(syn > best)),
+                   synthesized_mean=float(syn.mean()), synthesized_sd=float(syn.std()),
+                   n_natural=len(nat))
+    return NaturalComparison(table, summary)
 
 
 # ------------------------------------------------------------------ zero-shot CLIP

@@ -1,4 +1,4 @@
-"""The per-step guidance terms of :class:`BrainGuidedDiffusion` (METHODS.md Card 6).
+"""The per-step guidance terms of :class:`BrainGuidedDiffusion` (BrainDiVE, Luo et al., NeurIPS 2023).
 
 - :func:`guided_epsilon`: BrainDiVE's encoder-gradient guidance of the noise
   prediction (classifier guidance with ``log p(y | z_t) = s * A(D(x0_hat))``).
@@ -11,7 +11,7 @@ __all__ = ["guided_epsilon"]
 
 
 def guided_epsilon(latents, alpha_bar, eps_fn, decode_fn, objective, scale, sigma=None):
-    """One BrainDiVE guidance step (Card 6, steps 1-6).
+    """One BrainDiVE guidance step (Luo et al. 2023, steps 1-6).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """BrainDiVE: latent diffusion steered by the gradient of a brain-encoder objective.
 
-METHODS.md Card 6. At every sampling step the clean latent is estimated from
+Luo et al., NeurIPS 2023. At every sampling step the clean latent is estimated from
 the noise prediction, decoded, scored by ``objective`` and the gradient of
 ``guidance_scale * objective`` with respect to the noisy latent is folded
 into the noise prediction before ``scheduler.step`` (classifier guidance
@@ -11,7 +11,7 @@ images float32 (B, 3, H, W) in [0, 1], differentiable; the objective does its
 own resizing and normalisation (e.g. ``EncoderObjective``).
 
 The per-step guidance terms live in ``_guidance`` (``guided_epsilon``, SAG),
-the result and top-k selection in ``_guided_result``, loading and schedulers
+the result (:class:`SynthesisResult`) and top-k selection in ``_result``, loading and schedulers
 in ``_diffusers_io`` (shared with ``_embedding_generation``).
 """
 
@@ -19,8 +19,9 @@ import math
 
 import numpy as np
 
+from ..._utils.device import resolve_device
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger, progress, verbose
+from ..._utils.logging import logger, progress, verbose, warn
 from ..._utils.optional import require
 from ..._utils.validation import check_int, check_option
 from ._diffusers_io import (
@@ -28,10 +29,11 @@ from ._diffusers_io import (
     _diffusers,
     _generators,
     _make_scheduler,
+    image_seeds,
     load_pipeline,
 )
 from ._guidance import _check_scores, _SAGStore, guided_epsilon
-from ._guided_result import GuidedDiffusionResult, _merge, _n_keep
+from ._result import SynthesisResult, _merge, _n_keep
 
 __all__ = ["BrainGuidedDiffusion"]
 
@@ -43,7 +45,7 @@ class BrainGuidedDiffusion:
     Synthesises images that maximise ``objective`` (e.g. the predicted mean
     response of an ROI) by adding ``guidance_scale`` times its gradient,
     taken through the decoded clean-latent estimate, to the noise prediction
-    of a Stable Diffusion UNet at every step (METHODS.md Card 6).
+    of a Stable Diffusion UNet at every step.
 
     Parameters
     ----------
@@ -72,14 +74,18 @@ class BrainGuidedDiffusion:
         VAE scale factor (512 for SD-2.1-base).
     batch_size : int
         Images per sampling batch (each with its own generator).
-    %(device)s
-    %(verbose)s
-
     sag_scale : float
         Self-attention guidance (Hong et al. 2023; diffusers'
         ``StableDiffusionSAGPipeline``, ported): 0 (default) is off, BrainDiVE
         uses 0.75. Costs one more UNet forward per step; needs epsilon
         prediction, an alpha-parameterised scheduler and text CFG off.
+    %(device)s
+    %(verbose)s
+
+    Notes
+    -----
+    With fp16 components the latents and the scheduler stay float32; the
+    decoded image is cast to float32 before the objective.
 
     Examples
     --------
@@ -89,13 +95,8 @@ class BrainGuidedDiffusion:
     >>> bgd = BrainGuidedDiffusion.from_pretrained(
     ...     "stabilityai/stable-diffusion-2-1-base", objective=objective,
     ...     torch_dtype=torch.float16, guidance_scale=130, sag_scale=0.75)  # doctest: +SKIP
-    >>> res = bgd.generate(1000, keep=0.2, verbose=True)  # doctest: +SKIP
+    >>> res = bgd.generate(1000, random_state=0, keep=0.2, verbose=True)  # doctest: +SKIP
     >>> res.images.shape, res.scores[:3], res.seeds[:3]  # doctest: +SKIP
-
-    Notes
-    -----
-    With fp16 components the latents and the scheduler stay float32; the
-    decoded image is cast to float32 before the objective.
     """
 
     def __init__(
@@ -116,7 +117,7 @@ class BrainGuidedDiffusion:
         height=None,
         width=None,
         batch_size=1,
-        device=None,
+        device="auto",
         verbose=None,
     ):
         self.unet = unet
@@ -199,10 +200,7 @@ class BrainGuidedDiffusion:
 
     # ---------------------------------------------------------------- helpers
     def _device(self):
-        torch = require("torch")
-        if self.device is not None:
-            return torch.device(self.device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return resolve_device(self.device, purpose="BrainGuidedDiffusion")
 
     def _check(self):
         if self.unet is None or self.vae is None:
@@ -259,11 +257,13 @@ class BrainGuidedDiffusion:
             return _check_scores(self.objective(x.float()), x.shape[0]).cpu().numpy()
 
     # ---------------------------------------------------------------- sampling
+    @fill_doc
     @verbose
     def generate(
         self,
-        seeds=8,
+        n_images=None,
         *,
+        random_state=0,
         guidance_scale=None,
         keep=None,
         prompt=None,
@@ -272,15 +272,23 @@ class BrainGuidedDiffusion:
         eta=0.0,
         return_trace=True,
         verbose=None,
+        seeds=None,
     ):
-        """Sample one image per seed (guided when ``guidance_scale`` != 0).
+        """Sample ``n_images`` images, one seed each (guided when ``guidance_scale`` != 0).
 
         Parameters
         ----------
-        seeds : int | sequence of int
-            An int n means seeds ``0 .. n-1``. Image i starts from the noise of
-            ``torch.Generator("cpu").manual_seed(seeds[i])``, so each image is
-            reproducible by its seed, whatever the batch it is in.
+        n_images : int | None
+            Images to sample; None is 8, or one per seed when
+            ``random_state`` is a sequence.
+        random_state : int | sequence of int | numpy.random.Generator | None
+            The seed of each image: an int r gives seeds ``r, r + 1, ...,
+            r + n_images - 1`` (the default 0 gives ``0 .. n_images - 1``);
+            a sequence gives one seed per image; a Generator or None
+            (fresh entropy) draws them. Image i starts from the noise of
+            ``torch.Generator("cpu").manual_seed(seed_i)``, so each image is
+            reproducible by its seed alone (``random_state=[seed_i]``),
+            whatever the batch it is in.
         guidance_scale : float | None
             Overrides ``self.guidance_scale`` for this call.
         keep : float | None
@@ -298,10 +306,15 @@ class BrainGuidedDiffusion:
         return_trace : bool
             Record the objective at every step (guided runs only).
         %(verbose)s
+        seeds : int | sequence of int
+            Deprecated (FutureWarning): an int n is ``n_images=n``, a
+            sequence is ``random_state=seeds``.
 
         Returns
         -------
-        result : GuidedDiffusionResult
+        result : SynthesisResult
+            Images, scores and ``seeds`` (best first when ``keep`` is set),
+            the per-step ``trace`` and the settings in ``params``.
         """
         require("torch")
         self._check()
@@ -311,12 +324,18 @@ class BrainGuidedDiffusion:
                 f"Invalid value for `guidance_scale`: expected 0 without an objective, "
                 f"got {s}. Pass objective=... or guidance_scale=0."
             )
-        seeds = np.arange(seeds) if isinstance(seeds, (int, np.integer)) else np.asarray(seeds)
-        if seeds.ndim != 1 or len(seeds) == 0 or not np.issubdtype(seeds.dtype, np.integer):
-            raise ValueError(
-                f"Invalid value for `seeds`: expected a positive int or a 1-D sequence "
-                f"of ints, got {seeds!r}."
-            )
+        if isinstance(n_images, (list, tuple, range, np.ndarray)):  # the old positional `seeds`
+            seeds, n_images = n_images, None
+        if seeds is not None:
+            hint = (f"n_images={seeds!r}" if isinstance(seeds, (int, np.integer))
+                    else "random_state=<the seeds>")
+            warn(f"`seeds` of BrainGuidedDiffusion.generate is deprecated and will be removed in "
+                 f"the next release: use `{hint}` instead.", FutureWarning)
+            if isinstance(seeds, (int, np.integer)):
+                n_images = seeds
+            else:
+                random_state = seeds
+        seeds = image_seeds(n_images, random_state)
         k = None if keep is None else _n_keep(keep, len(seeds))
         check_int("num_inference_steps", self.num_inference_steps, min_value=1)
         check_int("batch_size", self.batch_size, min_value=1)
@@ -345,18 +364,20 @@ class BrainGuidedDiffusion:
             len(scores),
             float(np.mean(scores)),
         )
-        return GuidedDiffusionResult(
-            images,
-            scores,
-            np.asarray(sel),
-            s,
-            trace,
-            len(seeds),
-            {
-                "num_inference_steps": int(self.num_inference_steps),
-                "scheduler": type(self._fresh_scheduler()).__name__,
-            },
-        )
+        describe_obj = getattr(self.objective, "describe", None)
+        params = {
+            "method": "guided_diffusion",
+            "guidance_scale": s,
+            "num_inference_steps": int(self.num_inference_steps),
+            "scheduler": type(self._fresh_scheduler()).__name__,
+            "text_guidance_scale": float(self.text_guidance_scale),
+            "sag_scale": float(self.sag_scale),
+            "eta": float(eta),
+            "keep": keep,
+            "random_state": [int(x) for x in seeds],
+            "objective": describe_obj() if callable(describe_obj) else repr(self.objective),
+        }
+        return SynthesisResult(images, scores, np.asarray(sel), trace, None, params, len(seeds))
 
     def _fresh_scheduler(self):
         return _make_scheduler(self.scheduler)
@@ -450,7 +471,7 @@ class BrainGuidedDiffusion:
                     with torch.no_grad():
                         eps = eps_fn(z)
                 with torch.no_grad():
-                    if sag:  # eps_hat = eps_SAG - sqrt(1 - a) g  (Card 6, step 6)
+                    if sag:  # eps_hat = eps_SAG - sqrt(1 - a) g  (BrainDiVE, step 6)
                         eps = eps + sag * (
                             plain["eps"] - store.degraded_eps(z, plain["eps"], a, t, emb)
                         )
@@ -470,3 +491,4 @@ class BrainGuidedDiffusion:
             )
         tr = np.stack(trace, axis=1) if trace else None
         return images.cpu().numpy().astype(np.float32), scores, tr, np.asarray(seeds)
+

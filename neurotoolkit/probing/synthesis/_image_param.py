@@ -1,7 +1,6 @@
 """Image parameterizations and robustness transforms for feature visualization.
 
-The standard recipe of Olah et al. (2017), as in lucid / lucent
-(METHODS.md, Card 8): a Fourier-basis image whose spectrum is scaled by
+The standard recipe of Olah et al. (2017), as in lucid / lucent: a Fourier-basis image whose spectrum is scaled by
 ``1 / max(|f|, 1 / size) ** decay``, colours decorrelated with the square
 root of the ImageNet colour covariance, a sigmoid to [0, 1], and a fresh
 random pad / jitter / scale / rotate draw at every optimisation step.

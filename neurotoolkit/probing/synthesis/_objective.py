@@ -5,11 +5,12 @@ The shared contract of the probing module: an *objective* is any callable
 (B, 3, H, W) in [0, 1], differentiable. :class:`EncoderObjective` builds one
 from a fitted :class:`~neurotoolkit.encoding.VoxelwiseEncoder` (or a plain
 linear readout) and a torch feature extractor that reproduces the encoder's
-features (METHODS.md, Cards 6 and 8).
+features (as in BrainDiVE, Luo et al. 2023, and feature visualization).
 """
 
 import numpy as np
 
+from ..._utils.device import resolve_device
 from ..._utils.optional import require
 from ..._utils.validation import check_array, describe
 
@@ -50,6 +51,7 @@ def backbone_extractor(backbone, layer="embedding", pooling="auto", normalize=Fa
     extractor.describe = lambda: {"backbone": backbone.name, "weights_tag": backbone.weights_tag,
                                   "layer": layer, "pooling": pooling, "normalize": bool(normalize)}
     extractor.backbone = backbone
+    extractor.device = backbone.device
     return extractor
 
 
@@ -184,8 +186,11 @@ class EncoderObjective:
         names from its index work too).
     contrast : same as ``units`` | None
         Units whose mean is subtracted (ROI A minus ROI B).
-    device : str | torch.device
-        Where the readout lives (move the extractor there yourself).
+    device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, default="auto"
+        Where the readout lives. "auto" follows the feature extractor: the
+        device of its parameters (or its ``device`` attribute, as for a
+        Backbone), else CUDA when torch sees a GPU, else the CPU. An explicit
+        device does not move the extractor: move it there yourself.
     dtype : "float32" | "float64"
         Precision of the readout (features are cast to it).
 
@@ -203,7 +208,7 @@ class EncoderObjective:
     >>> obj(torch.rand(2, 3, 96, 96))  # (2,) mean predicted FFA response  # doctest: +SKIP
     """
 
-    def __init__(self, encoder, feature_extractor=None, units=None, contrast=None, device="cpu",
+    def __init__(self, encoder, feature_extractor=None, units=None, contrast=None, device="auto",
                  dtype="float32"):
         torch = require("torch", purpose="EncoderObjective")
         from ..._utils.validation import check_option
@@ -241,7 +246,9 @@ class EncoderObjective:
             "contrast", contrast, self.n_units_, unit_table)
         self.units = units
         self.contrast = contrast
-        self.device = torch.device(device)
+        if device is None or (isinstance(device, str) and device == "auto"):
+            device = _extractor_device(feature_extractor)
+        self.device = resolve_device(device, purpose="EncoderObjective")
         self.dtype = dtype
         tdtype = getattr(torch, dtype)
         # fold the standardization into the weights: r = f @ W + b
@@ -324,7 +331,20 @@ def _jsonable(spec):
     return arr.tolist()
 
 
-def encoder_objective(encoder, feature_extractor=None, units=None, contrast=None, device="cpu",
+def _extractor_device(extractor):
+    """The device of a feature extractor's parameters or ``device`` attribute, else "auto"."""
+    device = getattr(extractor, "device", None)
+    if device is not None:
+        return device
+    params = getattr(extractor, "parameters", None)
+    if callable(params):
+        first = next(iter(params()), None)
+        if first is not None:
+            return first.device
+    return "auto"
+
+
+def encoder_objective(encoder, feature_extractor=None, units=None, contrast=None, device="auto",
                       dtype="float32"):
     """Function form of :class:`EncoderObjective` (same parameters)."""
     return EncoderObjective(encoder, feature_extractor, units=units, contrast=contrast, device=device,

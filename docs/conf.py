@@ -15,7 +15,6 @@ Environment variables:
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(DOCS))
 
-from _generate import prepare_examples, write_api_pages, link_tutorials  # noqa: E402
+from _generate import link_tutorials, prepare_examples, write_api_pages  # noqa: E402
 
 import neurotoolkit  # noqa: E402
 
@@ -55,7 +54,6 @@ exclude_patterns = [
     "_gallery_src",  # sphinx-gallery's input (copied examples); the gallery is auto_examples/
     "auto_examples/*.ipynb",  # sphinx-gallery's notebook downloads, not pages
     "auto_examples/*.py",
-    "_generate.py",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
@@ -64,13 +62,12 @@ nitpicky = False
 # No intersphinx: the build must not fetch inventories from the network.
 
 # -- Generated sources (written on every build, ignored by git) ------------------------------------
-API_PAGES = write_api_pages(DOCS / "api")
+write_api_pages(DOCS / "api")
 link_tutorials(ROOT / "tutorials", DOCS / "tutorials")
 GALLERY_SRC, EXECUTED_EXAMPLES, EXAMPLE_ARGV = prepare_examples(ROOT / "examples", DOCS / "_gallery_src")
 
 # -- autodoc / autosummary / numpydoc --------------------------------------------------------------
 autosummary_generate = True
-autosummary_imported_members = True
 autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": False}
 autodoc_typehints = "none"  # numpydoc docstrings carry the types
 autodoc_member_order = "bysource"
@@ -125,6 +122,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,
+    # A failing example is reported with its traceback and fails the build at the end.
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "matplotlib_animations": False,
@@ -142,13 +140,6 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 html_context = {"default_mode": "light"}
-
-suppress_warnings = [
-    # myst-nb renders the `application/vnd.jupyter.widget-*` and other rich outputs it has no
-    # renderer for as text; the tutorials do not rely on them.
-    "mystnb.unknown_mime_type",
-]
-
 
 # -- Hooks -----------------------------------------------------------------------------------------
 def _skip_member(app, what, name, obj, skip, options):

@@ -6,7 +6,10 @@ are ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``.
 Asking for CUDA on a machine without it is an error, never a silent fall-back.
 """
 
+import glob
 import importlib.util
+import os
+import sys
 
 from .optional import require
 
@@ -18,9 +21,19 @@ DEVICE_DOC = """device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, defa
 
 
 def cuda_available():
-    """True when torch is installed and sees a CUDA device (torch is imported only if installed)."""
-    if importlib.util.find_spec("torch") is None:
-        return False
+    """True when torch is installed and sees a CUDA device.
+
+    Cheap on machines without a GPU: torch is imported only when it is
+    installed and, on Linux, an NVIDIA driver is present (importing torch
+    takes seconds); on macOS CUDA is never available.
+    """
+    if "torch" not in sys.modules:
+        if importlib.util.find_spec("torch") is None or sys.platform == "darwin":
+            return False
+        if sys.platform.startswith("linux") and not (
+            os.path.exists("/proc/driver/nvidia") or glob.glob("/dev/nvidia[0-9]*")
+        ):
+            return False
     import torch
 
     return bool(torch.cuda.is_available())

@@ -169,7 +169,8 @@ def cluster_permutation_test(X, Y=None, threshold=None, n_permutations=1024, tai
         Number of permutations (MNE runs the exact test when it is smaller
         than all sign flips).
     tail : {0, 1, -1}
-        Two-sided, upper or lower tail.
+        Two-sided, upper or lower tail of the one-sample t (the two-sample F
+        test is always upper-tailed: it detects differences in either direction).
     alpha : float
         Level at which clusters are called significant (``significant_mask``).
     adjacency : scipy.sparse matrix | None
@@ -197,8 +198,13 @@ def cluster_permutation_test(X, Y=None, threshold=None, n_permutations=1024, tai
     seed = random_state
     if isinstance(random_state, np.random.Generator):
         seed = int(random_state.integers(2**31 - 1))
+    import inspect
+
     kw = dict(threshold=threshold, n_permutations=n_permutations, tail=tail, adjacency=adjacency,
-              seed=seed, n_jobs=n_jobs, out_type="mask", verbose=False)
+              n_jobs=n_jobs, out_type="mask", verbose=False)
+    # MNE >= 1.11 names the seed `rng` (`seed` still works with a log message)
+    seed_name = "rng" if "rng" in inspect.signature(permutation_cluster_1samp_test).parameters else "seed"
+    kw[seed_name] = seed
     if Y is None:
         T, clusters, pv, h0 = permutation_cluster_1samp_test(Xa, **kw)
         kind = "one-sample t (sign flips)"
@@ -209,10 +215,11 @@ def cluster_permutation_test(X, Y=None, threshold=None, n_permutations=1024, tai
                 f"Invalid value for `Y`: expected the same shape as `X` after the first axis "
                 f"{Xa.shape[1:]}, got {Ya.shape[1:]}."
             )
+        kw["tail"] = 1  # F is one-tailed: large F = groups differ (either direction)
         T, clusters, pv, h0 = permutation_cluster_test([Xa, Ya], **kw)
         kind = "F (label permutation)"
     T = np.asarray(T)
     return ClusterResult(T, _as_masks(clusters, T.shape), np.asarray(pv, dtype=float),
                          np.asarray(h0, dtype=float), alpha,
-                         meta={"test": kind, "threshold": threshold, "tail": tail,
+                         meta={"test": kind, "threshold": threshold, "tail": kw["tail"],
                                "n_permutations": n_permutations, "seed": seed})

@@ -86,8 +86,9 @@ def simulate_multimodal_seeg(n_events=400, n_electrodes=40, n_bins=12, n_multimo
     ``[v, s]`` (odd, so it carries no interaction). Electrode responses in
     each bin: a bump over ``response_width`` bins around a peak bin times a
     fixed linear read-out of the electrode's drive (``z`` plus weaker ``v``
-    and ``s`` for multimodal; ``v`` or ``s`` for unimodal), plus unit-variance
-    noise, with the gain set so that the peak bin's true score is ``peak_r``.
+    and ``s`` for multimodal; ``v`` or ``s`` for unimodal; unit population
+    variance), plus unit-variance noise, with the gain set so that the peak
+    bin's population Pearson r between signal and response is ``peak_r``.
 
     Parameters
     ----------
@@ -149,6 +150,9 @@ def simulate_multimodal_seeg(n_events=400, n_electrodes=40, n_bins=12, n_multimo
     A, Bm = rng.normal(size=(d, d)), rng.normal(size=(d, d))
     mix = {"multimodal": rng.normal(size=(3 * d, p)), "image": rng.normal(size=(d, p)),
            "text": rng.normal(size=(d, p)), "random": rng.normal(size=(2 * d, p))}
+    # covariance of z = (v A) * (s B) / norms: E[z_i z_j] = (A'A)_ij (B'B)_ij / (|A_i||A_j||B_i||B_j|)
+    norm = np.sqrt((A**2).sum(0) * (Bm**2).sum(0))
+    cov_z = (A.T @ A) * (Bm.T @ Bm) / np.outer(norm, norm)
     bins = np.arange(n_bins)
     profile = np.exp(-0.5 * ((bins[None] - peak[:, None]) / max(response_width / 2, 0.5)) ** 2)
     profile[np.abs(bins[None] - peak[:, None]) > response_width] = 0.0  # (n_el, n_bins)
@@ -156,7 +160,8 @@ def simulate_multimodal_seeg(n_events=400, n_electrodes=40, n_bins=12, n_multimo
     recordings, features, true_scores, signals, types = {}, {}, {}, {}, {}
     for a_idx, align in enumerate(alignments):
         v, s = rng.normal(size=(n_events, d)), rng.normal(size=(n_events, d))
-        z = _standardize((v @ A) * (s @ Bm))
+        # population standardisation (not per sample): true scores are population values
+        z = (v @ A) * (s @ Bm) / norm
         kind_here = np.where((kinds == "multimodal_one_alignment") & (a_idx > 0), "image",
                              np.where(kinds == "multimodal_one_alignment", "multimodal", kinds))
         types[align] = kind_here
@@ -168,8 +173,12 @@ def simulate_multimodal_seeg(n_events=400, n_electrodes=40, n_bins=12, n_multimo
                 drive[:, e] = v @ w["v"][:, e]
             elif kind == "text":
                 drive[:, e] = s @ w["s"][:, e]
-        sd = drive.std(0)
-        drive = np.where(sd > 0, (drive - drive.mean(0)) / np.where(sd > 0, sd, 1), 0.0)
+        pop_var = np.select(
+            [kind_here == "multimodal", kind_here == "image", kind_here == "text"],
+            [np.einsum("ie,ij,je->e", w["z"], cov_z, w["z"])
+             + 0.09 * ((w["v"] ** 2).sum(0) + (w["s"] ** 2).sum(0)),
+             (w["v"] ** 2).sum(0), (w["s"] ** 2).sum(0)], 1.0)
+        drive = drive / np.sqrt(pop_var)  # unit population variance
         gain = peak_r / np.sqrt(1 - peak_r**2)  # unit-variance drive: r = g / sqrt(g^2 + 1)
         signal = (drive[:, :, None] * (gain * profile)[None]).reshape(n_events, -1)
         amp = (gain * profile).ravel() * (kind_here != "noise").repeat(n_bins)

@@ -140,7 +140,7 @@ def decode_leave_runs_out(betas, features, alphas=None, runs_per_fold=1):
 
     The decoder is trained on single blocks of the other runs (penalty chosen
     by leave-one-run-out inside them); the held-out blocks of each category
-    are averaged (the field averages test repeats, METHODS.md Card 4), giving
+    are averaged (the field averages test repeats, e.g. Scotti et al., MindEye2, ICML 2024), giving
     8 test samples per fold, scored with 8-way retrieval (both directions)
     and 2-way identification. Returns a tidy DataFrame, one row per
     (fold, metric).

@@ -5,7 +5,7 @@ is ``E(a) = P diag(d(a)) Z`` with ``d_k(a) = 1 / (lam_k + a)``, ``P`` (n_te, r)
 and ``Z`` (r, t). Scores need, per alpha and target, ``sum(E * yc)``,
 ``sum(E)`` and ``quad = sum(E^2) = (d * z)^T G (d * z)``, ``G = P^T P``.
 
-Two exact ways to get ``quad`` (METHODS.md, Card 1):
+Two exact ways to get ``quad`` (both exact; the SVD route as in Hastie, Tibshirani & Friedman, 2009):
 
 * direct: ``||F (d * z)||^2`` with ``F^T F = G`` and ``F`` of
   ``m = min(n_te, r)`` rows: one (m, r) x (r, t) product per alpha.

@@ -139,24 +139,33 @@ def sample_gammas(n_iter, n_spaces, concentrations=(0.1, 1.0), random_state=None
     return gammas / gammas.sum(1, keepdims=True)
 
 
+def concat_spaces(Xs, name="Xs"):
+    """One (n, p) design from a dict or list of (n, p_i) arrays.
+
+    Returns the concatenated array (common dtype), the space names (dict keys,
+    or ``space0, space1, ...``) and the widths ``p_i``.
+    """
+    if isinstance(Xs, dict):
+        names = [str(k) for k in Xs]
+        blocks = [check_array(f"{name}[{k!r}]", v, ndim=2) for k, v in Xs.items()]
+    else:
+        names = [f"space{i}" for i in range(len(Xs))]
+        blocks = [check_array(f"{name}[{i}]", v, ndim=2) for i, v in enumerate(Xs)]
+    if not blocks:
+        _raise(name, "at least one feature space", f"an empty {type(Xs).__name__}")
+    check_consistent_length(**{f"{name}[{i}]": b for i, b in enumerate(blocks)})
+    dtype = np.result_type(*blocks)
+    X = np.concatenate([b.astype(dtype, copy=False) for b in blocks], axis=1)
+    return X, names, [b.shape[1] for b in blocks]
+
+
 def _check_spaces(Xs, n_features_per_space):
     """(n, p) design, space names and column slices from a collection or one array."""
     if _is_space_collection(Xs):
-        if isinstance(Xs, dict):
-            names = [str(k) for k in Xs]
-            blocks = [check_array(f"Xs[{k!r}]", v, ndim=2) for k, v in Xs.items()]
-        else:
-            names = [f"space{i}" for i in range(len(Xs))]
-            blocks = [check_array(f"Xs[{i}]", v, ndim=2) for i, v in enumerate(Xs)]
-        if not blocks:
-            _raise("Xs", "at least one feature space", "an empty dict")
         if n_features_per_space is not None:
             _raise("n_features_per_space", "None when `Xs` is a list or dict of spaces",
                    describe(n_features_per_space))
-        check_consistent_length(**{f"Xs[{i}]": b for i, b in enumerate(blocks)})
-        widths = [b.shape[1] for b in blocks]
-        dtype = np.result_type(*blocks)
-        X = np.concatenate([b.astype(dtype, copy=False) for b in blocks], axis=1)
+        X, names, widths = concat_spaces(Xs)
     else:
         X = check_array("Xs", Xs, ndim=2)
         if n_features_per_space is None:

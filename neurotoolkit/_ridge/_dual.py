@@ -1,5 +1,5 @@
 """Dual (kernel) ridge plan, for designs with at least as many features as
-training samples (METHODS.md, Card 1, "Dual (kernel) form").
+training samples (the kernel form of ridge; Dupré la Tour et al., NeuroImage 2022).
 
 Per fold, with the training-centred kernels ``K_tr = U diag(lam) U^T`` (eigh,
 float64) and ``K_te`` (n_te, n_tr): ``Z = U^T (Y_tr - m_y)``, ``P = K_te U``

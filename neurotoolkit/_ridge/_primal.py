@@ -1,7 +1,7 @@
 """Primal (feature-space) ridge plan: sufficient statistics and one
 eigendecomposition of the (p, p) training Gram matrix per fold.
 
-Notation (METHODS.md, Card 1). For a fold with training rows ``tr`` and test
+Notation (ridge through the SVD; Hastie, Tibshirani & Friedman, 2009, sec. 3.4.1). For a fold with training rows ``tr`` and test
 rows ``te``, ``m`` the training mean of X and ``m_y`` that of Y:
 ``C = (X_tr - m)^T (X_tr - m) = V diag(lam) V^T`` (float64),
 ``Z = V^T (X_tr - m)^T (Y_tr - m_y)`` (r, t), ``P = (X_te - m) V`` (n_te, r).

@@ -1,7 +1,7 @@
 """Memory budgets: parse "4GB", read what the machine (or GPU) has free, and
 turn a byte budget into a number of targets per batch.
 
-Users give a budget, never batch sizes (METHODS.md, Card 1, "Memory-aware
+Users give a budget, never batch sizes (himalaya's batching, Dupré la Tour et al., NeuroImage 2022; "Memory-aware
 batching"). The default is 70 % of the available RAM on the CPU and the free
 CUDA memory minus 15 % on a GPU.
 """

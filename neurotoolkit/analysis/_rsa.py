@@ -1,6 +1,6 @@
 """Representational similarity analysis: RDMs, RDM comparison, noise ceiling.
 
-See METHODS.md, Card 10. An RDM of ``n_cond`` conditions is stored as its
+See Kriegeskorte et al. (Front. Syst. Neurosci. 2008) and Nili et al. (PLoS Comput. Biol. 2014). An RDM of ``n_cond`` conditions is stored as its
 upper-triangle vector (``n_pairs = n_cond * (n_cond - 1) / 2`` entries, the
 order of :func:`scipy.spatial.distance.squareform`) or as the square matrix.
 """

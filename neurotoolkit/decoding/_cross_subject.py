@@ -10,7 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.device import resolve_device
 from .._utils.docs import fill_doc
-from .._utils.logging import logger, verbose, warn
+from .._utils.deprecation import DEPRECATED, renamed_parameter
+from .._utils.logging import logger, verbose
 from .._utils.optional import require
 from .._utils.random import check_random_state, seeded
 from .._utils.validation import (
@@ -30,18 +31,6 @@ from ._subject_data import _parse_xy, _responses, _scale, _split_rows
 from ._training import MONITORS
 
 __all__ = ["CrossSubjectDecoder"]
-
-_DEPRECATED = "deprecated"
-
-
-def _renamed_lr(lr, learning_rate, where):
-    """``learning_rate``, or the deprecated ``lr`` (with a FutureWarning) when it was given."""
-    if isinstance(lr, str) and lr == _DEPRECATED:
-        return learning_rate
-    warn(f"`lr` of {where} is deprecated and will be removed in the next release: use "
-         f"`learning_rate={lr!r}` instead.", FutureWarning)
-    return lr
-
 
 @fill_doc
 class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
@@ -152,7 +141,7 @@ class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
                  temperature=0.05, mixup=0.33, mse_weight=1.0, max_epochs=100, batch_size=64,
                  learning_rate=3e-4, weight_decay=1e-2, patience=10, validation_fraction=0.1,
                  monitor="loss", checkpoint=None, device="auto", random_state=0,
-                 verbose=None, lr=_DEPRECATED):
+                 verbose=None, lr=DEPRECATED):
         self.adapters = adapters
         self.hidden_dim = hidden_dim
         self.n_blocks = n_blocks
@@ -194,8 +183,8 @@ class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
         check_int("max_epochs", self.max_epochs, min_value=1)
         check_int("batch_size", self.batch_size, min_value=2)
         check_int("patience", self.patience, min_value=1)
-        self._learning_rate = _renamed_lr(self.lr, self.learning_rate, "CrossSubjectDecoder")
-        name = "learning_rate" if isinstance(self.lr, str) and self.lr == _DEPRECATED else "lr"
+        self._learning_rate, name = renamed_parameter(
+            "CrossSubjectDecoder", "lr", self.lr, "learning_rate", self.learning_rate)
         for name, value in ((name, self._learning_rate), ("weight_decay", self.weight_decay)):
             check_type(name, value, "numeric")
             if value < 0 or (name != "weight_decay" and value == 0):
@@ -420,7 +409,7 @@ class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
     @verbose
     def adapt(self, X_new, Y_new, subject, max_epochs=None, learning_rate=None, patience=None,
               validation_fraction=0.0, monitor=None, overwrite=False, verbose=None,
-              lr=_DEPRECATED):
+              lr=DEPRECATED):
         """Add a subject: train only its adapter, with backbone and heads frozen.
 
         Parameters
@@ -463,7 +452,7 @@ class CrossSubjectDecoder(_DecoderTraining, BaseEstimator):
         max_epochs = check_int("max_epochs", max_epochs if max_epochs is not None
                                else self.max_epochs, min_value=1)
         patience = check_int("patience", patience if patience is not None else self.patience, 1)
-        lr = _renamed_lr(lr, learning_rate, "CrossSubjectDecoder.adapt")
+        lr, _ = renamed_parameter("CrossSubjectDecoder.adapt", "lr", lr, "learning_rate", learning_rate)
         if lr is None:
             lr = 3.0 * float(getattr(self, "_learning_rate", self.learning_rate))
         check_type("learning_rate", lr, "numeric")

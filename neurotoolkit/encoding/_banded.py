@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._ridge._banded import _is_space_collection, sample_gammas, solve_banded_ridge_cv
+from .._ridge._banded import _is_space_collection, concat_spaces, sample_gammas, solve_banded_ridge_cv
 from .._utils.docs import fill_doc
 from .._utils.logging import verbose
 from .._utils.validation import _raise, check_array, check_consistent_length, describe
@@ -320,16 +320,7 @@ class BandedRidgeCV(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         if _is_space_collection(X):
-            if isinstance(X, dict):
-                names = [str(k) for k in X]
-                blocks = [check_array(f"X[{k!r}]", v, ndim=2) for k, v in X.items()]
-            else:
-                names = [f"space{i}" for i in range(len(X))]
-                blocks = [check_array(f"X[{i}]", v, ndim=2) for i, v in enumerate(X)]
-            check_consistent_length(**{f"X[{i}]": b for i, b in enumerate(blocks)})
-            widths = [b.shape[1] for b in blocks]
-            dtype = np.result_type(*blocks)
-            X_all = np.concatenate([b.astype(dtype, copy=False) for b in blocks], axis=1)
+            X_all, names, widths = concat_spaces(X, name="X")
             Y = None if y is None else check_array("y", y, ndim=(1, 2))
             if reset:
                 self.n_features_in_ = X_all.shape[1]

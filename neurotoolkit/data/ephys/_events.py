@@ -3,7 +3,7 @@
 Three sources, one output: MNE annotations, a trigger (stim) channel, or an
 events table (BIDS ``events.tsv`` style). An optional constant delay and an
 optional photodiode refinement move each onset to when the stimulus really
-appeared (METHODS.md Card 9, event alignment).
+appeared (event alignment as in Subramaniam et al., ICML 2024).
 """
 
 from pathlib import Path

@@ -5,7 +5,7 @@ BrainVision, EEGLAB, CTF, or a BIDS path through mne-bids) and restores
 channel types from a sidecar or mapping when the format loses them (EDF and
 BrainVision read sEEG back as ``eeg``). ``load_ephys`` goes from files to a
 Recording of windowed responses after each stimulus onset, units being
-(channel, window) pairs (METHODS.md Card 9).
+(channel, window) pairs (as in time-resolved encoding of sEEG, Subramaniam et al., ICML 2024).
 """
 
 import warnings

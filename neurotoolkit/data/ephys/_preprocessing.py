@@ -1,7 +1,7 @@
 """Preprocessing of electrophysiology recordings as recorded steps.
 
 Each step is a name and its parameters, applied with MNE in the order given
-and appended to a provenance list (METHODS.md Card 9 gives the usual order:
+and appended to a provenance list (the usual order, as in MNE's tutorials, Gramfort et al., Front. Neurosci. 2013:
 drop bad channels, notch, re-reference, band-pass or high-gamma envelope,
 resample, scale).
 """

@@ -16,7 +16,8 @@ import numpy as np
 from ..._utils.docs import fill_doc
 from ..._utils.safe_io import load_object, save_object, sniff
 from ..._utils.device import resolve_device
-from ..._utils.logging import logger, progress, verbose, warn
+from ..._utils.deprecation import DEPRECATED, renamed_parameter
+from ..._utils.logging import logger, progress, verbose
 from ..._utils.optional import require
 from ..._utils.random import check_random_state, seeded
 from ..._utils.validation import (
@@ -36,7 +37,6 @@ from ._word_tokenizer import build_word_tokenizer
 
 __all__ = ["PrefixCaptioner", "build_word_tokenizer", "load_prefix_captioner"]
 
-_DEPRECATED = "deprecated"
 
 
 # 2: a checksummed safe_io container; 1: torch.save (a pickle)
@@ -142,7 +142,7 @@ class PrefixCaptioner:
     def __init__(self, language_model="gpt2", tokenizer=None, prefix_length=10, mapper_hidden_dim=None,
                  train_language_model=False, max_epochs=10, batch_size=40, learning_rate=2e-5,
                  warmup_steps=None, weight_decay=0.0, max_caption_length=67, stop_token=".",
-                 device="auto", random_state=0, verbose=None, n_epochs=_DEPRECATED):
+                 device="auto", random_state=0, verbose=None, n_epochs=DEPRECATED):
         self.language_model = language_model
         self.tokenizer = tokenizer
         self.prefix_length = prefix_length
@@ -234,12 +234,9 @@ class PrefixCaptioner:
             raise TypeError("Invalid value for `captions`: expected a list of str, got a single str.")
         captions = [str(c) for c in captions]
         check_consistent_length(embeddings=E, captions=captions)
-        if isinstance(self.n_epochs, str) and self.n_epochs == _DEPRECATED:
-            n_epochs = check_int("max_epochs", self.max_epochs, min_value=1)
-        else:
-            warn(f"`n_epochs` of PrefixCaptioner is deprecated and will be removed in the next "
-                 f"release: use `max_epochs={self.n_epochs!r}` instead.", FutureWarning)
-            n_epochs = check_int("n_epochs", self.n_epochs, min_value=1)
+        n_epochs, name = renamed_parameter("PrefixCaptioner", "n_epochs", self.n_epochs,
+                                           "max_epochs", self.max_epochs)
+        n_epochs = check_int(name, n_epochs, min_value=1)
         batch_size = check_int("batch_size", self.batch_size, min_value=1)
         check_type("learning_rate", self.learning_rate, "numeric")
         torch = self._build(E.shape[1])

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..._utils.device import resolve_device
 from ..._utils.docs import fill_doc
-from ..._utils.logging import logger, progress, warn
+from ..._utils.deprecation import DEPRECATED, renamed_parameter
+from ..._utils.logging import logger, progress
 from ..._utils.logging import verbose as verbose_decorator
 from ..._utils.optional import require
 from ..._utils.random import check_random_state
@@ -22,7 +23,6 @@ from ._result import SynthesisResult
 
 __all__ = ["ActivationMaximizer"]
 
-_DEPRECATED = "deprecated"
 
 
 def _total_variation(x):
@@ -105,7 +105,7 @@ class ActivationMaximizer:
     def __init__(self, objective, image_size=128, n_steps=512, learning_rate=0.05, n_images=4,
                  parameterization="fourier", decorrelate=True, decay_power=1.0, transforms="default",
                  tv_weight=0.0, l2_weight=0.0, blur_every=0, blur_sigma=0.5, diversity_weight=0.0,
-                 random_state=0, device="auto", verbose=None, lr=_DEPRECATED):
+                 random_state=0, device="auto", verbose=None, lr=DEPRECATED):
         self.objective = objective
         self.image_size = image_size
         self.n_steps = n_steps
@@ -135,11 +135,8 @@ class ActivationMaximizer:
         check_int("n_images", self.n_images, min_value=1)
         check_int("blur_every", self.blur_every, min_value=0)
         check_option("parameterization", self.parameterization, ("fourier", "pixel"))
-        self._learning_rate, lr_name = self.learning_rate, "learning_rate"
-        if not (isinstance(self.lr, str) and self.lr == _DEPRECATED):
-            warn(f"`lr` of ActivationMaximizer is deprecated and will be removed in the next "
-                 f"release: use `learning_rate={self.lr!r}` instead.", FutureWarning)
-            self._learning_rate, lr_name = self.lr, "lr"
+        self._learning_rate, lr_name = renamed_parameter(
+            "ActivationMaximizer", "lr", self.lr, "learning_rate", self.learning_rate)
         for name in (lr_name, "tv_weight", "l2_weight", "diversity_weight", "decay_power", "blur_sigma"):
             value = self._learning_rate if name == lr_name else getattr(self, name)
             check_type(name, value, "numeric")

@@ -23,13 +23,12 @@ __all__ += [
 
 from ._inference import (
     BootstrapScores,
-    PermutationScores,
     bootstrap_encoding_scores,
     bootstrap_indices,
     bootstrap_scores,
     cross_val_predictions,
-    permutation_scores,
 )
+from ._permutation import PermutationScores, permutation_scores
 from ._multiple_comparisons import ClusterResult, bonferroni, cluster_permutation_test, fdr_bh
 from ._multimodal import MultimodalResult, multimodal_integration_test
 from ._rsa_inference import (

@@ -120,9 +120,9 @@ def plot_sites(sites, column="multimodal", coords=("x", "y", "z"), title=None, d
     use_nilearn = backend == "nilearn"
     if backend == "auto":
         try:
-            import nilearn.plotting  # noqa: F401
+            import nilearn.plotting
 
-            use_nilearn = True
+            use_nilearn = nilearn.plotting is not None
         except ImportError:
             use_nilearn = False
     if use_nilearn:

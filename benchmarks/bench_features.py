@@ -1,6 +1,6 @@
 """Features benchmark (issue 5): images per second for feature extraction.
 
-On the 92-object images (175 x 175 PNG, ../shared/data/stimuli_92objects)
+On the 92-object images (175 x 175 PNG, from ``neurotoolkit.data.load_92objects()``)
 repeated to 256 images (64 with ``--quick``), from files on disk to features:
 
 1. Gabor pyramid (defaults: 8 orientations x 4 frequencies, grids 1, 2, 4;
@@ -25,20 +25,16 @@ used (``cache=None``). Prints images/s and the ratio.
 import argparse
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from neurotoolkit.data import StimulusSet
+from neurotoolkit.data import StimulusSet, load_92objects
 from neurotoolkit.features import GaborPyramid
-
-DATA = Path(os.environ.get("NEUROTOOLKIT_SHARED_DATA",
-                           Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def repeated_stimuli(n):
     """The 92 images repeated (as distinct ids) to ``n`` stimuli."""
-    base = StimulusSet.from_folder(DATA / "stimuli_92objects")
+    base = load_92objects().stimuli   # local mirror (NEUROTOOLKIT_DATA_MIRROR) or a 3 MB download
     ids, paths = [], []
     for k in range(n):
         j = k % len(base)

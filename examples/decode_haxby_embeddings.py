@@ -37,8 +37,9 @@ retrieval 0.198 (image) and 0.167 (brain) against chance 0.125 (p = 0.05 and
 0.17). Holding out 3 runs and averaging their blocks (``--runs-per-fold 3``):
 2-way 0.683 (p = 0.003), retrieval 0.281 both ways (p = 0.02).
 
-Run: ``python examples/decode_haxby_embeddings.py --data ../shared/data/fmri_haxby2001_sub001``
-(add ``--n-permutations 100`` for a permutation p-value: stimulus labels
+Run: ``python examples/decode_haxby_embeddings.py`` (the data come from
+``neurotoolkit.data.load_haxby()``: a local mirror named by ``NEUROTOOLKIT_DATA_MIRROR``, or a
+1.3 MB download; ``--data FOLDER`` reads a copy with the same layout instead) (add ``--n-permutations 100`` for a permutation p-value: stimulus labels
 shuffled within each run).
 """
 
@@ -50,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurotoolkit.data import estimate_betas, load_fmri
+from neurotoolkit.data import estimate_betas, load_fmri, load_haxby
 from neurotoolkit.decoding import (
     RidgeDecoder,
     paired_responses,
@@ -126,8 +127,14 @@ def clip_text_embedding(model="open_clip:ViT-B-32", pretrained="openai", checkpo
         provenance={"backbone": model, "pretrained": pretrained, "prompts": PROMPTS}))
 
 
-def load_haxby_betas(folder):
-    """Block betas (96 blocks x 129 brain voxels) of the 12 Haxby runs."""
+def load_haxby_betas(folder=None):
+    """Block betas (96 blocks x 129 brain voxels) of the 12 Haxby runs.
+
+    ``folder``: a copy laid out as ``run-XX/bold.nii.gz``, ``run-XX/events.tsv``,
+    ``masks/brain.nii.gz``; None fetches it with :func:`neurotoolkit.data.load_haxby`.
+    """
+    if folder is None:
+        return estimate_betas(load_haxby(detrend=False).recording, method="blocks")
     folder = Path(folder)
     runs = sorted(folder.glob("run-*"))
     rec = load_fmri([r / "bold.nii.gz" for r in runs], mask=folder / "masks" / "brain.nii.gz",
@@ -195,8 +202,9 @@ def summarize(per_fold, null=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    here = Path(__file__).resolve().parents[2]
-    parser.add_argument("--data", default=str(here / "shared" / "data" / "fmri_haxby2001_sub001"))
+    parser.add_argument("--data", default=None,
+                        help="folder with run-XX/bold.nii.gz, run-XX/events.tsv, masks/ "
+                             "(default: neurotoolkit.data.load_haxby())")
     parser.add_argument("--embedding", choices=("attributes", "clip"), default="attributes")
     parser.add_argument("--clip-model", default="open_clip:ViT-B-32")
     parser.add_argument("--clip-pretrained", default="openai",

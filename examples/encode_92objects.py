@@ -7,13 +7,12 @@ per subject and print held-out accuracy per ROI against the noise ceiling.
 
     python examples/encode_92objects.py [--images PATH] [--out FIGURE.png]
 
-Without --images the script looks for ../shared/data/stimuli_92objects and,
-failing that, downloads the set with neurotoolkit.data.fetch_92objects().
+Without --images the set comes from neurotoolkit.data.load_92objects(): copied from a
+local mirror named by NEUROTOOLKIT_DATA_MIRROR, or downloaded once (3 MB) into
+~/neurotoolkit_data (NEUROTOOLKIT_DATA).
 """
 
 import argparse
-from pathlib import Path
-
 
 import neurotoolkit as nt
 
@@ -24,13 +23,10 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="save the ROI score figure here (PNG)")
     args = parser.parse_args(argv)
 
-    folder = Path(args.images) if args.images else Path(__file__).resolve().parents[2] / "shared" / "data" / "stimuli_92objects"
-    if not folder.exists():
-        raise SystemExit(
-            f"No images at {folder}. Pass --images, or get the 92-object set with "
-            "neurotoolkit.data.fetch_92objects() and convert it to PNG."
-        )
-    stimuli = nt.data.StimulusSet.from_folder(folder)
+    if args.images:
+        stimuli = nt.data.StimulusSet.from_folder(args.images)
+    else:
+        stimuli = nt.data.load_92objects().stimuli
     sim = nt.simulation.simulate_recordings(stimuli=stimuli, n_subjects=2, n_repeats_train=2,
                                       n_repeats_test=4, random_state=0)
     gabor = nt.features.GaborPyramid(image_size=64)

@@ -1,9 +1,12 @@
 """Shared fixtures.
 
-Real recordings live in ``../shared/data`` beside the project root (see that
-folder's README). A user's clone has no such folder: tests that need it skip
-with a clear reason, unless ``NEUROTOOLKIT_REQUIRE_SHARED=1`` (set by
-``.ci/run``), where a missing file is a failure.
+Real recordings come from a local data mirror: the folder named by
+``NEUROTOOLKIT_SHARED_DATA`` or ``NEUROTOOLKIT_DATA_MIRROR``, else the
+project's CI copy beside the repository root (``../shared/data``). A user's
+clone has none: tests that need it skip with a clear reason, unless
+``NEUROTOOLKIT_REQUIRE_SHARED=1`` (set by ``.ci/run``), where a missing file is
+a failure. Tests never download: the fetchers get a mirror or ``file://`` URLs
+(an autouse fixture fails any other download).
 """
 
 import os
@@ -13,21 +16,66 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("NEUROTOOLKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("NEUROTOOLKIT_SHARED_DATA")
+    or os.environ.get("NEUROTOOLKIT_DATA_MIRROR")
+    or ROOT.parent / "shared" / "data"
+)
 
 
 def shared_path(*parts):
     """Path under ``../shared/data``; skips (or fails under CI) when missing."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        msg = (
-            f"real data file {path} is missing: it comes from the project's shared/data folder "
-            "(next to the repository root), which a user's clone does not have"
+        skip_or_fail(
+            f"real data file {path} is missing: it comes from a local data mirror "
+            "(NEUROTOOLKIT_DATA_MIRROR, or the project's CI copy next to the repository root), "
+            "which a user's clone does not have"
         )
-        if os.environ.get("NEUROTOOLKIT_REQUIRE_SHARED") == "1":
-            pytest.fail(msg + " and NEUROTOOLKIT_REQUIRE_SHARED=1 requires it.")
-        pytest.skip(msg + ".")
     return path
+
+
+def skip_or_fail(msg):
+    """Skip with ``msg``, or fail when ``NEUROTOOLKIT_REQUIRE_SHARED=1`` (CI)."""
+    if os.environ.get("NEUROTOOLKIT_REQUIRE_SHARED") == "1":
+        pytest.fail(msg + " and NEUROTOOLKIT_REQUIRE_SHARED=1 requires it.")
+    pytest.skip(msg + ".")
+
+
+def missing_datasets(names):
+    """The datasets (fetcher folder names, e.g. "objects92") that the mirror lacks."""
+    from neurotoolkit.data.datasets._registry import MIRROR_FOLDERS
+
+    return [n for n in names if not (SHARED_DATA / MIRROR_FOLDERS[n]).is_dir()]
+
+
+@pytest.fixture
+def data_mirror(tmp_path, monkeypatch):
+    """Fetchers and loaders read the local mirror into a fresh ``data_home``.
+
+    Sets ``NEUROTOOLKIT_DATA_MIRROR`` to the mirror and ``NEUROTOOLKIT_DATA`` to
+    an empty temporary folder; skips (fails under CI) when there is no mirror.
+    """
+    if not SHARED_DATA.is_dir():
+        skip_or_fail(f"no local data mirror at {SHARED_DATA}")
+    monkeypatch.setenv("NEUROTOOLKIT_DATA_MIRROR", str(SHARED_DATA))
+    monkeypatch.setenv("NEUROTOOLKIT_DATA", str(tmp_path / "data_home"))
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_downloads(monkeypatch):
+    """Fail any test whose fetcher tries the network (tests use a mirror or file:// URLs)."""
+    from neurotoolkit.data.datasets import _fetchers
+
+    real = _fetchers._download
+
+    def guarded(url, dest, *args, **kwargs):
+        if not str(url).startswith("file:"):
+            pytest.fail(f"a test tried to download {url}: give the fetcher a mirror or a file:// URL")
+        return real(url, dest, *args, **kwargs)
+
+    monkeypatch.setattr(_fetchers, "_download", guarded)
 
 
 @pytest.fixture

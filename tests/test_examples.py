@@ -1,13 +1,27 @@
-"""Run the example scripts (each does one task in seconds)."""
+"""Run the example scripts (each does one task in seconds).
+
+Scripts that need real data get it through ``load_*`` from the local mirror
+(``data_mirror`` fixture: skipped without one, never downloaded).
+"""
 
 import runpy
 from pathlib import Path
 
+import pytest
+from test_tutorials import OUTSIDE_REPO
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 
 
 def _load(name):
     return runpy.run_path(str(EXAMPLES / name), run_name="example")
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_example_reads_no_files_outside_the_repository(name):
+    text = (EXAMPLES / name).read_text()
+    assert not OUTSIDE_REPO.search(text) and "../shared" not in text
 
 
 def test_ridge_on_arrays_matches_sklearn():
@@ -15,17 +29,15 @@ def test_ridge_on_arrays_matches_sklearn():
     assert err < 1e-4
 
 
-def test_encode_92objects(objects92_dir, tmp_path):
-    scores = _load("encode_92objects.py")["main"](
-        ["--images", str(objects92_dir), "--out", str(tmp_path / "fig.png")]
-    )
+def test_encode_92objects(data_mirror, tmp_path):
+    scores = _load("encode_92objects.py")["main"](["--out", str(tmp_path / "fig.png")])
     assert (tmp_path / "fig.png").stat().st_size > 1000
     by_roi = scores.groupby("roi")["r"].mean()
     assert by_roi["V1"] > 0.5 and abs(by_roi["noise"]) < 0.2
 
 
 def test_train_prefix_captioner(tmp_path, torch_single_thread):
-    __import__("pytest").importorskip("torch")
+    pytest.importorskip("torch")
     losses, scores, exact_train = _load("train_prefix_captioner.py")["main"](
         ["--epochs", "30", "--out", str(tmp_path / "cap.pt")]
     )
@@ -35,16 +47,16 @@ def test_train_prefix_captioner(tmp_path, torch_single_thread):
     assert scores.set_index("metric").loc["BLEU-1", "score"] > 0.5
 
 
-def test_decode_haxby_embeddings(haxby_dir):
+def test_decode_haxby_embeddings(data_mirror):
     main = _load("decode_haxby_embeddings.py")["main"]
-    loro = main(["--data", str(haxby_dir)]).set_index("metric")
+    loro = main([]).set_index("metric")
     assert list(loro["chance"]) == [0.125, 0.125, 0.5] and (loro["n_folds"] == 12).all()
     # leave-one-run-out, measured 0.640; 200 within-run label permutations: mean 0.499,
     # 99th percentile 0.583, max 0.591 (p = 0.005)
     assert loro.loc["2-way identification", "accuracy"] > 0.6
     # 3 runs held out per fold, test blocks averaged: measured 0.281 both ways and 2-way
     # 0.683; 300 permutations: p = 0.02 / 0.02 / 0.003 (null mean 0.12 / 0.12 / 0.50)
-    avg = main(["--data", str(haxby_dir), "--runs-per-fold", "3"]).set_index("metric")
+    avg = main(["--runs-per-fold", "3"]).set_index("metric")
     assert (avg.loc[["image retrieval (8-way)", "brain retrieval (8-way)"], "accuracy"]
             >= 0.25).all()
     assert avg.loc["2-way identification", "accuracy"] > 0.62

@@ -37,16 +37,21 @@ API_MODULES = [
     "neurotoolkit.testing",
 ]
 
-#: Real data the examples read, looked up beside the repository (the project's data folder).
-DATA_DIR = Path(os.environ.get("NEUROTOOLKIT_DOCS_DATA", ROOT.parent / "shared" / "data"))
+#: A local mirror of the datasets for an offline build (the fetchers' ``mirror``): taken from
+#: ``NEUROTOOLKIT_DATA_MIRROR``, else ``NEUROTOOLKIT_DOCS_DATA``, else a data folder beside the
+#: repository when there is one. Without a mirror, notebooks and examples fetch their data.
+DATA_DIR = Path(
+    os.environ.get("NEUROTOOLKIT_DATA_MIRROR")
+    or os.environ.get("NEUROTOOLKIT_DOCS_DATA")
+    or ROOT.parent / "shared" / "data"
+)
 
-#: Examples run at build time, with the arguments that give them their data offline
-#: (``None``: no argument; a tuple ``(option, folder)``: run only when ``DATA_DIR / folder`` exists).
-EXAMPLE_ARGS = {
+#: Examples run at build time, and the dataset (a mirror folder) each one needs (None: none).
+EXAMPLE_DATA = {
     "ridge_on_arrays.py": None,
     "train_prefix_captioner.py": None,
-    "encode_92objects.py": ("--images", "stimuli_92objects"),
-    "decode_haxby_embeddings.py": ("--data", "fmri_haxby2001_sub001"),
+    "encode_92objects.py": "stimuli_92objects",
+    "decode_haxby_embeddings.py": "fmri_haxby2001_sub001",
 }
 #: Examples shown without running, and why (printed in a note on their page).
 EXAMPLE_NOT_RUN = {}
@@ -197,19 +202,17 @@ def prepare_examples(source, target):
     for path in sorted(source.glob("*.py")):
         name = path.name
         wanted.add(name)
-        args = EXAMPLE_ARGS.get(name, "unknown")
+        dataset = EXAMPLE_DATA.get(name, "unknown")
         note = None
         if name in EXAMPLE_NOT_RUN:
             note = f"This example is shown without its output: {EXAMPLE_NOT_RUN[name]}."
-        elif args is None:
-            executed.append(name)
-        elif args == "unknown":
+        elif dataset == "unknown":
             note = ("This example is shown without its output: the documentation build does not "
                     "know yet which data it needs.")
-        elif (DATA_DIR / args[1]).exists():
+        elif dataset is None or (DATA_DIR / dataset).exists():
             executed.append(name)
         else:
-            note = (f"This example is shown without its output: its data ({args[1]}) were not "
+            note = (f"This example is shown without its output: its data ({dataset}) were not "
                     "available offline when this page was built.")
         text = _with_page_title(path.read_text(encoding="utf-8"), note)
         _write_if_changed(target / name, text)
@@ -234,8 +237,4 @@ def reset_argv(gallery_conf, script_vars):
         original = ROOT / "examples" / src.name
         example_globals["__file__"] = str(original)
         example_globals["__doc__"] = ast.get_docstring(ast.parse(original.read_text(encoding="utf-8")))
-    args = EXAMPLE_ARGS.get(src.name)
-    if not args:
-        return []
-    option, folder = args
-    return [option, str(DATA_DIR / folder)]
+    return []  # the examples find their data through the fetchers (and the mirror)

@@ -104,6 +104,13 @@ myst_heading_anchors = 3
 # Figures must be drawn inline by the notebook kernels (a parent MPLBACKEND=Agg, as the test suite
 # sets, would make them invisible). sphinx-gallery selects its own backend in-process.
 os.environ.pop("MPLBACKEND", None)
+# Data for the notebooks and examples: the fetchers take it from a local mirror when one is there
+# (offline build) and cache it in the build folder, never in the user's data folder.
+from _generate import DATA_DIR  # noqa: E402
+
+if DATA_DIR.is_dir():
+    os.environ.setdefault("NEUROTOOLKIT_DATA_MIRROR", str(DATA_DIR))
+os.environ.setdefault("NEUROTOOLKIT_DATA", str(DOCS / "_build" / "data"))
 # Kernels import the package from this source tree (the code the API reference documents), even
 # when another copy of neurotoolkit is installed.
 os.environ["PYTHONPATH"] = os.pathsep.join(

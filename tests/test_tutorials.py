@@ -82,16 +82,7 @@ def test_tutorial_runs(path, tmp_path):
     assert not errors
 
 
-def _not_yet_converted(name):
-    # being rewritten by its author; the lead converts its data access
-    return pytest.param(name, marks=pytest.mark.xfail(
-        reason="reads the CI data copy by path until converted to load_92objects()", strict=True))
-
-
-_STATIC = [_not_yet_converted(p.name) if p.stem.startswith("11_") else p.name for p in TUTORIALS]
-
-
-@pytest.mark.parametrize("name", _STATIC)
+@pytest.mark.parametrize("name", [p.name for p in TUTORIALS])
 def test_tutorial_gets_data_through_loaders(name):
     """No path arithmetic towards files outside the repository; datasets declared when used."""
     nb = _read(ROOT / "tutorials" / name)

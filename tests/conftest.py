@@ -10,43 +10,11 @@ a failure. Tests never download: the fetchers get a mirror or ``file://`` URLs
 """
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(
-    os.environ.get("NEUROTOOLKIT_SHARED_DATA")
-    or os.environ.get("NEUROTOOLKIT_DATA_MIRROR")
-    or ROOT.parent / "shared" / "data"
-)
-
-
-def shared_path(*parts):
-    """Path under ``../shared/data``; skips (or fails under CI) when missing."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        skip_or_fail(
-            f"real data file {path} is missing: it comes from a local data mirror "
-            "(NEUROTOOLKIT_DATA_MIRROR, or the project's CI copy next to the repository root), "
-            "which a user's clone does not have"
-        )
-    return path
-
-
-def skip_or_fail(msg):
-    """Skip with ``msg``, or fail when ``NEUROTOOLKIT_REQUIRE_SHARED=1`` (CI)."""
-    if os.environ.get("NEUROTOOLKIT_REQUIRE_SHARED") == "1":
-        pytest.fail(msg + " and NEUROTOOLKIT_REQUIRE_SHARED=1 requires it.")
-    pytest.skip(msg + ".")
-
-
-def missing_datasets(names):
-    """The datasets (fetcher folder names, e.g. "objects92") that the mirror lacks."""
-    from neurotoolkit.data.datasets._registry import MIRROR_FOLDERS
-
-    return [n for n in names if not (SHARED_DATA / MIRROR_FOLDERS[n]).is_dir()]
+from _datahelpers import ROOT, SHARED_DATA, missing_datasets, shared_path, skip_or_fail  # noqa: F401
 
 
 @pytest.fixture

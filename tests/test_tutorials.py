@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA, missing_datasets, skip_or_fail
+from _datahelpers import SHARED_DATA, missing_datasets, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))

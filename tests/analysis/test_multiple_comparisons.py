@@ -97,7 +97,7 @@ def test_cluster_test_matches_mne_two_sample(rng):
 def eeglab_curve(tmp_path_factory):
     """Per-fold time-resolved AUC (stimulus vs response epochs), read through the fetcher."""
     pytest.importorskip("mne")
-    from conftest import shared_path
+    from _datahelpers import shared_path
 
     from neurotoolkit.data import fetch_eeglab_sample, load_ephys
     from neurotoolkit.decoding import time_resolved_decoding

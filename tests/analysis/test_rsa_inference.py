@@ -20,7 +20,7 @@ from neurotoolkit.analysis._rsa import _vector_to_square
 @pytest.fixture(scope="module")
 def hit(tmp_path_factory):
     """Human IT RDMs (4 subjects x 2 sessions) through fetch_92objects from a local mirror."""
-    from conftest import shared_path
+    from _datahelpers import shared_path
 
     from neurotoolkit.data import fetch_92objects
 

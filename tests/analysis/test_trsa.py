@@ -11,7 +11,7 @@ from neurotoolkit.analysis import compare_rdms, compare_trsa, geotopological_tra
 
 @pytest.fixture(scope="module")
 def hit(tmp_path_factory):
-    from conftest import shared_path
+    from _datahelpers import shared_path
 
     from neurotoolkit.data import fetch_92objects
 

@@ -80,7 +80,7 @@ def _read_clipcap(mapper_checkpoint, language_model, tokenizer):
         raise ValueError(
             f"'{path}' is a neurotoolkit PrefixCaptioner checkpoint: use load_prefix_captioner(path)."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)  # never weights_only=False
+    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: no code can run
     if isinstance(state, dict) and state.get("format") == _FORMAT:
         raise ValueError(
             f"'{path}' is a neurotoolkit PrefixCaptioner checkpoint: use load_prefix_captioner(path)."

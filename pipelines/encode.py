@@ -1,7 +1,11 @@
-"""Main job: simulate (or load) recordings, extract features, fit voxelwise
-encoders and write a short report.
+"""Main job on the embedded default: simulate recordings, extract features, fit
+voxelwise encoders and write a short report.
 
-    python -m pipelines.encode --config pipelines/configs/demo.yaml
+    python -m pipelines.encode --config pipelines/configs/demo.yaml [--dry-run]
+
+The config is validated against a typed schema (``pipelines/_config.py``)
+before any work starts: unknown keys at any depth, wrong types and missing
+folders are errors naming the key path.
 
 Outputs (in ``output_dir``, each written atomically): ``scores.csv`` (one row
 per unit and subject), ``roi_summary.csv``, ``roi_scores.png`` and
@@ -22,45 +26,31 @@ import yaml
 
 from neurotoolkit import set_log_level
 
+from ._config import validate_config
+
 # a child of the package logger: set_log_level and the package handler apply to it
 logger = logging.getLogger("neurotoolkit.pipelines")
 
-DEFAULTS = {
-    "name": "encode",
-    "output_dir": "outputs/encode",
-    "random_state": 0,
-    "simulate": {"stimuli": "builtin", "n_subjects": 2},
-    "features": {"gabor": {"kind": "gabor", "params": {}}},
-    "model": {"alphas": None, "cv": 5},
-}
-
-
 def load_config(path):
-    """Read a YAML config and fill defaults; unknown top-level keys raise."""
+    """Read a YAML config and validate it against the schema (before any work).
+
+    Returns the validated config as a dict with every default filled in.
+    Unknown or misspelt keys at any depth, wrong types and missing folders
+    raise :class:`pipelines._config.ConfigError` naming each key path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Invalid value for `--config`: no such file '{path}'.")
     with open(path) as f:
-        cfg = yaml.safe_load(f) or {}
-    unknown = set(cfg) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(
-            f"Invalid value for `config`: unknown key(s) {sorted(unknown)} in {path}; "
-            f"allowed: {sorted(DEFAULTS)}."
-        )
-    out = {**DEFAULTS, **cfg}
-    return out
+        raw = yaml.safe_load(f) or {}
+    return validate_config(raw, source=str(path)).model_dump()
 
 
 def _make_features(spec):
     from neurotoolkit.features import GaborPyramid
 
-    spaces = {}
-    for name, item in spec.items():
-        kind = item.get("kind", "gabor")
-        if kind != "gabor":
-            raise ValueError(
-                f"Invalid value for `features.{name}.kind`: expected 'gabor' (the weight-free "
-                f"feature space available offline), got {kind!r}."
-            )
-        spaces[name] = GaborPyramid(**item.get("params", {}))
+    spaces = {name: GaborPyramid(**item.params.model_dump(exclude_unset=True))
+              for name, item in spec.items()}
     return spaces if len(spaces) > 1 else next(iter(spaces.values()))
 
 
@@ -74,6 +64,8 @@ def run(cfg, verbose=True):
     from neurotoolkit.encoding import VoxelwiseEncoder
     from neurotoolkit.viz import plot_roi_scores
 
+    config = validate_config(cfg)  # dicts from Python callers are checked as YAML files are
+    cfg = config.model_dump()
     set_log_level("INFO" if verbose else "WARNING")
     t0 = time.perf_counter()
     out_dir = Path(cfg["output_dir"])
@@ -95,9 +87,10 @@ def run(cfg, verbose=True):
         is_test = np.isin(rec.stimulus_ids, test_ids)
         train, test = rec.select_trials(~is_test), rec.select_trials(is_test)
         enc = VoxelwiseEncoder(
-            features=_make_features(cfg["features"]),
-            alphas=cfg["model"].get("alphas"),
-            cv=cfg["model"].get("cv", 5),
+            features=_make_features(config.features),
+            alphas=cfg["model"]["alphas"],
+            cv=cfg["model"]["cv"],
+            alpha_selection=cfg["model"]["alpha_selection"],
         )
         enc.fit(train, sim.stimuli)
         scores = enc.evaluate(test, sim.stimuli)
@@ -127,7 +120,7 @@ def run(cfg, verbose=True):
         "",
         "## Scores per ROI (held-out, test repeats averaged)",
         "",
-        summary.round(3).to_markdown(index=False) if _has_tabulate() else summary.round(3).to_string(index=False),
+        summary.round(3).to_markdown(index=False),
         "",
         "`r`: Pearson r on held-out images (test repeats averaged); `noise_ceiling`: variance "
         "fraction explainable at that averaging, estimated from the test repeats (NSD ncsnr); "
@@ -170,23 +163,21 @@ def atomic_write_text(path, text):
         tmp.write_text(text, encoding="utf-8")
 
 
-def _has_tabulate():
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="YAML config, e.g. pipelines/configs/demo.yaml")
     parser.add_argument("--output-dir", default=None, help="override output_dir of the config")
     parser.add_argument("--quiet", action="store_true", help="only warnings")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate the config and the files it names, then stop")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     if args.output_dir:
         cfg["output_dir"] = args.output_dir
+    if args.dry_run:
+        print(f"config {args.config} is valid; nothing was run.\n"
+              + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None))
+        return 0
     out = run(cfg, verbose=not args.quiet)
     print(f"report: {out / 'report.md'}")
     return 0

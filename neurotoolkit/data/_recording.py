@@ -172,6 +172,44 @@ class Recording:
         """Sorted unique ROI names."""
         return sorted(self.units["roi"].astype(str).unique())
 
+    @property
+    def is_timeseries(self):
+        """True when rows are samples of a continuous recording (``meta["mode"] == "timeseries"``)."""
+        return self.meta.get("mode") == "timeseries"
+
+    def sample_times(self):
+        """Time of every row within its run, in seconds (time-series recordings).
+
+        Row ``k`` of a run is at ``t0 + k * dt``: ``dt`` is ``meta["tr"]`` or
+        ``1 / meta["sfreq"]``, ``t0`` is ``meta.get("first_sample_time", 0)``.
+
+        Returns
+        -------
+        times : ndarray, shape (n_trials,)
+            Seconds from the start of each row's run.
+        """
+        if not self.is_timeseries:
+            raise ValueError(
+                "Recording.sample_times() needs a time-series recording (meta['mode'] == "
+                f"'timeseries'), got mode {self.meta.get('mode')!r}."
+            )
+        if self.meta.get("tr") is not None:
+            dt = float(self.meta["tr"])
+        elif self.meta.get("sfreq") is not None:
+            dt = 1.0 / float(self.meta["sfreq"])
+        else:
+            raise ValueError(
+                "Invalid value for `meta`: a time-series recording needs meta['tr'] (seconds) "
+                "or meta['sfreq'] (Hz) to place its samples in time, got neither."
+            )
+        t0 = float(self.meta.get("first_sample_time", 0.0))
+        runs = np.zeros(self.n_trials, dtype=int) if self.runs is None else self.runs
+        index = np.empty(self.n_trials, dtype=float)
+        for label in pd.unique(runs):
+            rows = np.flatnonzero(runs == label)
+            index[rows] = np.arange(len(rows))
+        return t0 + index * dt
+
     def __repr__(self):
         n_stim = len(set(self.stimulus_ids) - {""})
         rows = "time points" if self.meta.get("mode") == "timeseries" else "trials"

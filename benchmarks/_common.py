@@ -117,6 +117,30 @@ def kfold(n_samples, k=5):
     return list(KFold(k).split(np.zeros(n_samples)))
 
 
+def logo_folds(n_samples, n_groups=6):
+    """Leave-one-group-out over ``n_groups`` contiguous runs of uneven length
+    (relative sizes 12, 14, 16, 17, 19 and 22 % for 6 runs), as fMRI runs."""
+    rel = np.linspace(0.12, 0.22, n_groups) if n_groups != 6 else np.array(
+        [0.12, 0.14, 0.16, 0.17, 0.19, 0.22])
+    edges = np.r_[0, np.cumsum(np.round(rel / rel.sum() * n_samples).astype(int))]
+    edges[-1] = n_samples
+    idx = np.arange(n_samples)
+    return [(np.r_[idx[:a], idx[b:]], idx[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def best_of(n, fn, *args, **kwargs):
+    """``measure`` ``n`` times: (result of the fastest run, its seconds, max peak RSS delta)."""
+    best = None
+    peak = 0
+    for _ in range(n):
+        out, sec, mem = measure(fn, *args, **kwargs)
+        peak = max(peak, mem)
+        if best is None or sec < best[1]:
+            best = (out, sec)
+        del out
+    return best[0], best[1], peak
+
+
 def ridge_cv_flops(n, p, t, n_alphas, k, refit=True):
     """Floating-point operations of neurotoolkit's primal CV path (dominant terms).
 

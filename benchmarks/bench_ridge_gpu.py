@@ -16,6 +16,9 @@ from _common import gb, kfold, make_problem, parse_args, ridge_cv_flops, table
 
 from neurotoolkit.encoding import solve_ridge_cv
 
+# memory bandwidth in TB/s, vendor data sheets
+BANDWIDTH = {"H100 SXM": 3.35, "H100 PCIe": 2.0, "H100 NVL": 3.9, "H200": 4.8, "A100": 2.0,
+             "V100": 0.9, "L40S": 0.86, "A10": 0.6}
 # dense peaks in TFLOP/s (FP32 non-tensor, FP64 non-tensor), vendor data sheets
 PEAKS = {"H100 SXM": (67.0, 34.0), "H100 PCIe": (51.0, 26.0), "H100 NVL": (60.0, 30.0),
          "H200": (67.0, 34.0), "A100": (19.5, 9.7), "V100": (15.7, 7.8),
@@ -67,6 +70,24 @@ def main():
                          gb(torch.cuda.max_memory_allocated()), res.batch_size])
     table(rows, ["dtype", "seconds", "achieved TFLOP/s", "peak TFLOP/s", "of peak",
                  "GPU memory peak", "batch"])
+    # roofline of the float64 run's phases (info["timings"], CUDA-synchronized) and the
+    # measured GEMM rate of this GPU, float32 (TF32 off)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    a = torch.randn(8192, 8192, device="cuda")
+    a @ a
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    torch.cuda.synchronize()
+    rate = 5 * 2 * 8192**3 / (time.perf_counter() - t0) / 1e9
+    from _roofline import primal_phase_flops, report
+
+    report(res.info["timings"], primal_phase_flops(n, p, t, len(alphas), folds, itemsize=8),
+           rate, seconds=res.info["seconds"], label=f"neurotoolkit on {name} (float64 run)")
+    bw = next((v for k, v in BANDWIDTH.items() if k == key), float("nan"))
+    print(f"memory bandwidth (data sheet): {bw} TB/s; Y streamed once per batch: "
+          f"{Y.nbytes / 1e9:.1f} GB")
     print(f"FLOPs counted: {flops / 1e12:.2f} TFLOP (the partial-fraction product runs in "
           "float64 in both cases; the float32 peak is the non-tensor-core figure)")
     return 0

@@ -17,6 +17,8 @@ import numpy as np
 from _common import (gb, kfold, machine_line, make_problem, measure, parse_args,
                      ridge_cv_flops, table, warm_up)
 
+from _roofline import gemm_rate, primal_phase_flops, report
+
 from neurotoolkit.encoding import solve_ridge_cv
 
 
@@ -29,6 +31,7 @@ def main():
     print(f"scale: n={n} p={p} t={t}, {len(alphas)} alphas, 5 folds, float32, budget 16GB")
     print(f"Y: {gb(Y.nbytes)}")
     print(machine_line())
+    rate32 = gemm_rate("float32")
     warm_up(X, Y, folds, alphas)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,6 +67,8 @@ def main():
     print(f"neurotoolkit: batch size {ours.batch_size} targets, "
           f"{flops / t_ours / 1e9:.1f} GFLOP/s achieved ({flops / 1e12:.2f} TFLOP counted)")
     print(f"same best alpha as himalaya on the first {s2} targets: {100 * same:.2f} %")
+    report(ours.info["timings"], primal_phase_flops(n, p, t, len(alphas), folds), rate32,
+           seconds=ours.info["seconds"])
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ ALLOWED = {
                                    "decoding", "viz"},
     "testing": _BASE | {"data", "features", "_ridge", "simulation", "encoding", "decoding",
                         "analysis", "probing", "probing.synthesis", "probing.captioning"},
+    # the top layer (config-driven pipelines + command line) may import every layer below
+    "pipelines": _BASE | {"data", "features", "_ridge", "simulation", "encoding", "decoding", "viz",
+                          "analysis", "probing", "probing.synthesis", "probing.captioning", "testing"},
 }
 _NESTED = ("probing",)  # layers whose subpackages are layers of their own
 

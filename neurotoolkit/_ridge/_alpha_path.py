@@ -27,7 +27,8 @@ import numpy as np
 
 from ._scores import scores_from_moments
 
-__all__ = ["eigh", "eigh_many", "keep_rank", "prepare_alpha_path", "score_alpha_path"]
+__all__ = ["eigh", "eigh_many", "f64_cost_ratio", "keep_rank", "prepare_alpha_path",
+           "score_alpha_path"]
 
 # relative eigenvalue gap under which two components are handled directly
 PF_TAU = 1e-9
@@ -90,7 +91,39 @@ def _eigh32(a, shift):
     return lam, U.astype(np.float64)
 
 
-def _eigh_checked(a, shift=None):
+def _deflate_constant(a):
+    """Remove the constant vector from a matrix that annihilates it (a centred kernel).
+
+    With the Householder reflector ``H = I - beta v v^T`` mapping ``1 / sqrt(m)`` to
+    ``e_1``, ``H a H`` has a zero first row and column; its trailing block holds
+    every other eigenpair. Returns ``(block, v, beta)`` (O(m^2) work).
+    """
+    m = a.shape[0]
+    v = np.full(m, 1.0 / np.sqrt(m))
+    v[0] -= 1.0
+    beta = 2.0 / float(v @ v)
+    w = beta * (a @ v)
+    q = w - (0.5 * beta * float(v @ w)) * v
+    b = a - np.outer(v, q)
+    b -= np.outer(q, v)
+    return b[1:, 1:], v, beta
+
+
+def _eigh_checked(a, shift=None, deflate=False):
+    """Eigenpairs of ``a`` (float32 when ``shift`` allows it, else float64).
+
+    ``deflate``: ``a`` is a centred kernel (``a 1 = 0``); its known null vector
+    is removed first, so that it neither blocks the float32 condition test nor
+    is returned (m - 1 eigenpairs).
+    """
+    if deflate and a.shape[0] > 1:
+        b, v, beta = _deflate_constant(a)
+        lam, Ub = _eigh_checked(b, shift)
+        U = np.empty((a.shape[0], Ub.shape[1]))
+        U[0] = 0.0
+        U[1:] = Ub
+        U -= np.outer(beta * v, v[1:] @ Ub)
+        return lam, U
     if shift is not None:
         res = _eigh32(a, shift)
         if res is not None:
@@ -99,7 +132,7 @@ def _eigh_checked(a, shift=None):
     return np.linalg.eigh(a)
 
 
-def eigh_many(mats, shift=None):
+def eigh_many(mats, shift=None, deflate=False):
     """:func:`eigh` of several matrices, run concurrently on the CPU cores.
 
     Each decomposition uses one BLAS thread (see :func:`eigh`), so folds
@@ -110,7 +143,9 @@ def eigh_many(mats, shift=None):
     decomposition (about 2x faster) for every matrix ``M`` whose
     ``M + shift I`` is well conditioned (``EIGH32_MAX_COND``); the others
     are decomposed in float64. Use it only when the products that follow
-    are in float32 anyway.
+    are in float32 anyway. ``deflate=True``: the matrices are centred kernels
+    whose constant null vector is removed before the decomposition (see
+    :func:`_eigh_checked`); each then returns m - 1 eigenpairs.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -127,12 +162,13 @@ def eigh_many(mats, shift=None):
     if small:
         with threadpool_limits(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=max(1, min(n_cpu, len(small)))) as pool:
-                res = pool.map(lambda m: _eigh_checked(m, shift), [mats[i] for i in small])
+                res = pool.map(lambda m: _eigh_checked(m, shift, deflate),
+                               [mats[i] for i in small])
                 for i, r in zip(small, res):
                     out[i] = r
     for i, m in enumerate(mats):
         if out[i] is None:
-            out[i] = _eigh_checked(m, shift)
+            out[i] = _eigh_checked(m, shift, deflate)
     return out
 
 
@@ -153,6 +189,27 @@ def _factor(G, rows=None):
     mu, E = eigh(G)
     keep = keep_rank(mu, max(G.shape[0], 1), np.finfo(np.float64).eps)
     return np.sqrt(mu[keep])[:, None] * E[:, keep].T
+
+
+def f64_cost_ratio(be):
+    """Cost of a float64 GEMM flop relative to one in the working dtype of ``be``.
+
+    1 when the work is float64; 2.5 on CPUs (measured with OpenBLAS: 2.1-2.5x)
+    and data-centre GPUs (A100, H100, H200, B200: FP64 at half the FP32 rate,
+    plus the casts); 32 on other GPUs, whose FP64 units are a small fraction.
+    """
+    if be.dtype_name == "float64":
+        return 1.0
+    if not be.is_cuda:
+        return 2.5
+    try:
+        import torch
+
+        name = torch.cuda.get_device_name(be.device)
+    except Exception:  # pragma: no cover - no device name
+        return 2.5
+    return 2.5 if any(k in name for k in ("A100", "H100", "H200", "B100", "B200", "GH200",
+                                          "V100", "A30", "MI2", "MI3")) else 32.0
 
 
 def prepare_alpha_path(f, P, lam, alphas, be):
@@ -179,7 +236,9 @@ def prepare_alpha_path(f, P, lam, alphas, be):
         thr = PF_TAU * (lam.max() + float(np.max(alphas)))
         cuts = np.flatnonzero(np.diff(lam) >= thr) + 1
         groups = [g for g in np.split(np.arange(r), cuts) if g.size > 1]
-    pf_cost = 2 * r * r + A * sum(g.size**2 for g in groups)
+    # the partial-fraction product runs in float64: weigh it by the float64 / working
+    # dtype cost ratio of this device (direct products run in the working dtype)
+    pf_cost = f64_cost_ratio(be) * r * r + A * sum(g.size**2 for g in groups)
     use_pf = r > 1 and (PF_MODE == "always" or (PF_MODE == "auto" and pf_cost < direct_cost))
     f.pf = use_pf
     if not use_pf:

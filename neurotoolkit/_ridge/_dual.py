@@ -14,8 +14,9 @@ import numpy as np
 
 from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
 from ._primal import _Fold, _is_complement, as_rows
+from ._profile import phase
 
-__all__ = ["DualPlan", "DualStats"]
+__all__ = ["DualPlan", "DualStats", "full_kernel"]
 
 
 def _centre_kernels(K, train, test, fit_intercept):
@@ -27,6 +28,14 @@ def _centre_kernels(K, train, test, fit_intercept):
         Ktr = Ktr - a[:, None] - a[None, :] + c
         Kte = Kte - Kte.mean(1)[:, None] - a[None, :] + c
     return Ktr, Kte
+
+
+def full_kernel(K, fit_intercept):
+    """The full-data kernel, re-centred to remove rounding drift."""
+    if not fit_intercept:
+        return K
+    a = K.mean(1)
+    return K - a[:, None] - a[None, :] + a.mean()
 
 
 def _kernel(X, x_mean, fit_intercept, be):
@@ -80,43 +89,50 @@ class DualPlan:
     solver = "dual"
 
     def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
-                 gamma=None):
+                 gamma=None, full_decomp=None):
         be = backend
         self.backend = be
         self.fit_intercept = fit_intercept
         n, p = X.shape
         self.n_samples, self.n_features = n, p
-        if stats is None:
-            stats = DualStats(X, fit_intercept, be)
-        K = stats.kernel(gamma)
-        self.x_mean = stats.x_mean
-        if gamma is not None:
-            scale = np.empty(p)
-            for s, g in zip(stats.slices, gamma):
-                scale[s] = np.sqrt(g)
-            self.x_mean = self.x_mean * scale
-            # X is only needed by the refit (weights and intercepts)
-            X = X * scale.astype(X.dtype) if refit else X
-        # X is kept as given (no centred copy of a wide design)
-        Xb = be.asarray(X)
-        self.X = Xb
-        eps = np.finfo(be.dtype_name).eps
-        mats, parts = [], []
-        for train, test in folds:
-            train, test = np.asarray(train), np.asarray(test)
-            Ktr, Kte = _centre_kernels(K, train, test, fit_intercept)
-            mats.append(Ktr)
-            parts.append((train, test, Kte))
-        if refit:
-            Kf = K
-            if fit_intercept:  # centred already; remove rounding drift
-                a = Kf.mean(1)
-                Kf = Kf - a[:, None] - a[None, :] + a.mean()
-            mats.append(Kf)
-        # float32 work: float32 decompositions where the kernels are well conditioned
+        with phase("x_statistics"):
+            if stats is None:
+                stats = DualStats(X, fit_intercept, be)
+            K = stats.kernel(gamma)
+            self.x_mean = stats.x_mean
+            if gamma is not None:
+                scale = np.empty(p)
+                for s, g in zip(stats.slices, gamma):
+                    scale[s] = np.sqrt(g)
+                self.x_mean = self.x_mean * scale
+                # X is only needed by the refit (weights and intercepts)
+                X = X * scale.astype(X.dtype) if refit else X
+            # X is kept as given (no centred copy of a wide design)
+            Xb = be.asarray(X)
+            self.X = Xb
+            eps = np.finfo(be.dtype_name).eps
+            mats, parts = [], []
+            for train, test in folds:
+                train, test = np.asarray(train), np.asarray(test)
+                Ktr, Kte = _centre_kernels(K, train, test, fit_intercept)
+                mats.append(Ktr)
+                parts.append((train, test, Kte))
+            if refit and full_decomp is None:
+                mats.append(full_kernel(K, fit_intercept))
+        # float32 work: float32 decompositions where the kernels are well conditioned;
+        # centred kernels have the constant vector as a known null vector: deflated first
         shift = float(np.min(alphas)) if be.dtype_name == "float32" and len(alphas) else None
-        decomps = eigh_many(mats, shift=shift)
+        with phase("decompositions"):
+            decomps = eigh_many(mats, shift=shift, deflate=fit_intercept)
         del mats
+        if refit and full_decomp is not None:
+            decomps.append(full_decomp)
+        with phase("fold_setup"):
+            self._fold_setup(parts, decomps, alphas, n, p, Xb, refit, eps)
+        del K
+
+    def _fold_setup(self, parts, decomps, alphas, n, p, Xb, refit, eps):
+        be = self.backend
         self.folds = []
         for i, (train, test, Kte) in enumerate(parts):
             lam, U = decomps[i]
@@ -150,7 +166,6 @@ class DualPlan:
                 be.to_numpy(be.cast(Xb[a:a + rows], "float64") @ xm64) for a in range(0, n, rows)
             ]) - xm @ xm
         del decomps
-        del K
         self.max_rank = max([f.rank for f in self.folds] + [0])
         self.max_rows = max([f.m_rows for f in self.folds] + [0])
         self.max_test = max([f.n_te for f in self.folds] + [0])

@@ -15,6 +15,7 @@ computed per batch of targets on the backend.
 import numpy as np
 
 from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
+from ._profile import phase
 
 __all__ = ["PrimalPlan", "PrimalStats"]
 
@@ -99,32 +100,45 @@ class PrimalPlan:
     solver = "primal"
 
     def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
-                 scale=None):
+                 scale=None, full_decomp=None):
         be = backend
         self.backend = be
         self.fit_intercept = fit_intercept
         n, p = X.shape
         self.n_samples, self.n_features = n, p
-        if stats is None:
-            stats = PrimalStats(X, folds, fit_intercept)
-        Xc64, Sxx, self.x_mean = stats.Xc64, stats.Sxx, stats.x_mean
-        if scale is not None:  # X_s = X diag(scale): every statistic rescales
-            scale = np.asarray(scale, dtype=np.float64)
-            outer = np.outer(scale, scale)
-            Xc64, Sxx, self.x_mean = Xc64 * scale, Sxx * outer, self.x_mean * scale
-        eps = np.finfo(np.float64).eps
-        self.Xc = be.asarray(Xc64)  # (n, p) working dtype, centred with the full mean
-        self.XcT = be.asarray(np.ascontiguousarray(Xc64.T))
-        mats, parts = [], []
-        for train, test, complement, S, m in stats.folds:
-            if scale is not None:
-                S, m = S * outer, m * scale
-            mats.append(S)
-            parts.append((train, test, complement, m))
-        if refit:
-            mats.append(Sxx)
-        decomps = eigh_many(mats)
+        with phase("x_statistics"):
+            if stats is None:
+                stats = PrimalStats(X, folds, fit_intercept)
+            Xc64, Sxx, self.x_mean = stats.Xc64, stats.Sxx, stats.x_mean
+            if scale is not None:  # X_s = X diag(scale): every statistic rescales
+                scale = np.asarray(scale, dtype=np.float64)
+                outer = np.outer(scale, scale)
+                Xc64, Sxx, self.x_mean = Xc64 * scale, Sxx * outer, self.x_mean * scale
+            self.Xc = be.asarray(Xc64)  # (n, p) working dtype, centred with the full mean
+            self.XcT = be.asarray(np.ascontiguousarray(Xc64.T))
+            mats, parts = [], []
+            for train, test, complement, S, m in stats.folds:
+                if scale is not None:
+                    S, m = S * outer, m * scale
+                mats.append(S)
+                parts.append((train, test, complement, m))
+            if refit and full_decomp is None:
+                mats.append(Sxx)
+        # float32 work: float32 decompositions of the Grams where S + alpha_min I is well
+        # conditioned (backward error ~ cond * eps32 on the regularized inverse), else float64
+        shift = float(np.min(alphas)) if be.dtype_name == "float32" and len(alphas) else None
+        with phase("decompositions"):
+            decomps = eigh_many(mats, shift=shift)
         del mats
+        if refit and full_decomp is not None:
+            decomps.append(full_decomp)
+        with phase("fold_setup"):
+            self._fold_setup(parts, decomps, alphas, Xc64, folds, refit)
+
+    def _fold_setup(self, parts, decomps, alphas, Xc64, folds, refit):
+        be = self.backend
+        n, p = Xc64.shape
+        eps = np.finfo(np.float64).eps
         self.folds = []
         for i, (train, test, complement, m) in enumerate(parts):
             lam, V = decomps[i]

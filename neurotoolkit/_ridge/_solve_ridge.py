@@ -2,13 +2,15 @@
 
 ``solve_ridge_cv`` is the engine behind :class:`~neurotoolkit.encoding.RidgeCV`.
 Per fold it decomposes the training design once
-(primal: eigh of the (p, p) Gram in float64; dual: eigh of the (n_tr, n_tr)
-kernel) and scores every alpha from rotated statistics, so no per-alpha
-solution or prediction matrix is ever formed. Targets are streamed in
+(primal: eigh of the (p, p) Gram; dual: eigh of the (n_tr, n_tr) kernel;
+low-rank: a primal fit on an exact rank-r factor; the route comes from a cost
+model, ``_route.py``) and scores every alpha from rotated statistics, so no
+per-alpha solution or prediction matrix is ever formed. Targets are streamed in
 batches sized from a memory budget; the refit uses every target's own alpha
 in one pass.
 """
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,8 +32,10 @@ from .._utils.validation import (
 )
 from ._alpha_path import score_alpha_path
 from ._distributed import solve_distributed
-from ._dual import DualPlan, DualStats
-from ._primal import PrimalPlan, PrimalStats
+from ._dual import DualPlan
+from ._primal import PrimalPlan
+from ._profile import PHASES, phase, timing
+from ._route import GroupScaledStats, make_plan
 from ._scores import SCORINGS
 from ._selection import saturation, select_alphas
 
@@ -58,7 +62,7 @@ class RidgeCVResults:
     dual_coef : (n, t) | None dual coefficients (dual form only).
     intercept : (t,) | None
     x_mean, y_mean : (p,), (t,) means removed before fitting (zeros without intercept).
-    solver : "primal" | "dual"
+    solver : "primal" | "dual" | "lowrank"
     scoring : the CV score.
     n_saturated_low, n_saturated_high : predictive targets whose best alpha is
         the smallest / largest of the grid.
@@ -66,6 +70,10 @@ class RidgeCVResults:
     saturated : (t,) bool, predictive targets at an edge.
     constant_targets : (t,) bool, targets with zero variance (score 0, weights 0).
     n_folds, batch_size : int.
+    info : dict with "backend", "device", "dtype", "memory_budget", "max_rank",
+        "route" (the form used), "why" (the cost-model figures or the reason),
+        "seconds" and "timings" ({phase: seconds}, phases of
+        ``neurotoolkit._ridge._profile.PHASES``).
     extended_alphas : (A_ext,) | None the grid extended by ``extend_grid=True``
         (original values plus the added decades), sorted.
     extended_targets : (t_ext,) | None indices of the targets re-scored on it
@@ -153,7 +161,7 @@ def _check_inputs(X, Y, alphas, fit_intercept, scoring, solver, alpha_selection,
         _raise("X" if X.shape[1] < 1 else "Y", "at least one column", f"shape {X.shape}")
     check_type("fit_intercept", fit_intercept, bool)
     check_option("scoring", scoring, SCORINGS)
-    check_option("solver", solver, ("auto", "primal", "dual"))
+    check_option("solver", solver, ("auto", "primal", "dual", "lowrank"))
     check_option("alpha_selection", alpha_selection, _SELECTIONS)
     check_fraction("saturation_threshold", saturation_threshold)
     if not (return_weights == "auto" or isinstance(return_weights, bool)):
@@ -163,77 +171,6 @@ def _check_inputs(X, Y, alphas, fit_intercept, scoring, solver, alpha_selection,
     else:
         alphas = check_positive_array("alphas", alphas).astype(np.float64)
     return X, Y, alphas
-
-
-def _pick_solver(solver, n_features, folds):
-    if solver == "auto":
-        n_tr = max(len(tr) for tr, _ in folds)
-        solver = "dual" if n_features >= n_tr else "primal"
-    return solver
-
-
-def _make_plan(X, folds, alphas, fit_intercept, solver, be, refit, x_stats=None):
-    if x_stats is not None:
-        return x_stats.make_plan(X, folds, alphas, fit_intercept, be, refit)
-    cls = DualPlan if _pick_solver(solver, X.shape[1], folds) == "dual" else PrimalPlan
-    return cls(X, folds, alphas, fit_intercept, be, refit=refit)
-
-
-class GroupScaledStats:
-    """Statistics of ``X`` reused for every scaling of its column groups (banded ridge).
-
-    Scaling the columns of group ``i`` (``slices[i]``) by ``sqrt(gamma_i)``
-    rescales the primal statistics (``D X^T X D``, per fold) and sums the
-    per-group kernels (``K = sum_i gamma_i K_i``) in the dual form, so that a
-    new ``gamma`` costs only the per-fold eigendecompositions and the alpha
-    scoring. Built once per ``(X, folds, fit_intercept, solver)``; pass
-    ``stats.with_gamma(gamma)`` as ``_x_stats`` to :func:`solve_ridge_cv`
-    together with the *unscaled* ``X``.
-    """
-
-    def __init__(self, X, folds, slices, fit_intercept, solver, be):
-        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
-        self.slices = list(slices)
-        self.n_features = X.shape[1]
-        self.solver = _pick_solver(solver, X.shape[1], folds)
-        self.fit_intercept = fit_intercept
-        self.dtype_name = be.dtype_name
-        if self.solver == "dual":
-            self.stats = DualStats(X, fit_intercept, be, self.slices)
-        else:
-            self.stats = PrimalStats(X, folds, fit_intercept)
-        self.gamma = None
-
-    def with_gamma(self, gamma):
-        """A shallow copy set to the weights ``gamma`` (n_groups,)."""
-        out = object.__new__(type(self))
-        out.__dict__.update(self.__dict__)
-        out.gamma = np.asarray(gamma, dtype=np.float64)
-        return out
-
-    def column_scale(self):
-        scale = np.ones(self.n_features)
-        if self.gamma is not None:
-            for s, g in zip(self.slices, self.gamma):
-                scale[s] = np.sqrt(g)
-        return scale
-
-    def make_plan(self, X, folds, alphas, fit_intercept, be, refit):
-        """A Primal/DualPlan of ``X`` scaled by ``gamma``; ``folds`` are those given at
-        construction, or empty (refit only)."""
-        if fit_intercept != self.fit_intercept or be.dtype_name != self.dtype_name:
-            raise ValueError("GroupScaledStats built for other settings")  # internal misuse
-        stats = self.stats
-        if not len(folds) and self.solver == "primal":
-            stats = object.__new__(PrimalStats)
-            stats.__dict__.update(self.stats.__dict__)
-            stats.folds = []
-        if self.solver == "dual":
-            return DualPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=self.stats,
-                            gamma=self.gamma)
-        scale = None if self.gamma is None else self.column_scale()
-        return PrimalPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
-                          scale=scale)
 
 
 @fill_doc
@@ -265,8 +202,14 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         full data for the refit).
     scoring : "r2" | "correlation" | "neg_mse"
         CV score to maximize. R^2 uses the test mean (himalaya's convention).
-    solver : "auto" | "primal" | "dual"
-        "auto" picks "dual" when ``n_features >= n_train``, else "primal".
+    solver : "auto" | "primal" | "dual" | "lowrank"
+        "auto" picks the primal or the dual form from a cost model of the
+        actual shapes (``neurotoolkit._ridge._route``), and the low-rank
+        route (a primal fit on ``F`` with ``X_c = F V^T``, exact) when the
+        full-data decomposition shows a numerical rank of at most half of
+        ``min(n_train, n_features)``; ``info["route"]`` and ``info["why"]``
+        in the results say which and why. "lowrank" finds ``F`` by a
+        randomized range finder and raises when X is not of low rank.
     alpha_selection : "best" | "1se" | "shared"
         Per-target argmax (ties go to the larger alpha); the largest alpha
         within one fold-standard-deviation of the best; or one alpha for all
@@ -276,8 +219,11 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     %(backend)s
     %(device)s
     dtype : "float32" | "float64"
-        Working precision of the large products (decompositions are always
-        float64; scores are accumulated in float64).
+        Working precision of the large products (scores are accumulated in
+        float64). With "float32", each decomposition runs in float32 when the
+        regularized matrix ``M + min(alphas) I`` has a condition number of at
+        most 50 (the constant null vector of a centred kernel is deflated
+        first), else in float64.
     %(memory_budget)s
         On the CPU a batch holds at most 8192 targets, which is as fast as
         larger batches and lighter.
@@ -326,12 +272,33 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
             saturation_threshold=saturation_threshold,
             return_fold_scores=return_fold_scores, return_weights=return_weights)
     be = get_backend(backend, device=device, dtype=dtype)
+    t0 = time.perf_counter()
+    with timing(be.synchronize if be.is_cuda else None) as times:
+        res = _fit(X, Y, alphas, folds, be, fit_intercept=fit_intercept, scoring=scoring,
+                   solver=solver, alpha_selection=alpha_selection, refit=refit, dtype=dtype,
+                   memory_budget=memory_budget, saturation_threshold=saturation_threshold,
+                   return_fold_scores=return_fold_scores, return_weights=return_weights,
+                   extend_grid=extend_grid, _x_stats=_x_stats)
+    res.info["seconds"] = time.perf_counter() - t0
+    res.info["timings"] = {k: times[k] for k in PHASES if k in times}
+    return res
+
+
+def _fit(X, Y, alphas, folds, be, *, fit_intercept, scoring, solver, alpha_selection, refit,
+         dtype, memory_budget, saturation_threshold, return_fold_scores, return_weights,
+         extend_grid, _x_stats):
+    """:func:`solve_ridge_cv` on one process, after validation (see there)."""
+    n, p = X.shape
+    t = Y.shape[1]
     budget = resolve_memory_budget(memory_budget, be)
     A, k = len(alphas), len(folds)
-    plan = _make_plan(X, folds, alphas, fit_intercept, solver, be, refit, _x_stats)
+    weights_fit = p * t * be.itemsize <= budget // 2
+    plan = make_plan(X, Y.shape, folds, alphas, fit_intercept, solver, be, refit, _x_stats,
+                     weights=return_weights is True or (return_weights == "auto" and weights_fit))
+    has_dual = getattr(plan, "has_dual", plan.solver == "dual")
     if return_weights == "auto":
-        return_weights = plan.solver == "primal" or p * t * be.itemsize <= budget // 2
-    need_coef = refit and (return_weights or plan.solver == "primal")
+        return_weights = not has_dual or weights_fit
+    need_coef = refit and (return_weights or not has_dual)
     fixed = plan.fixed_bytes()
     per_target = plan.bytes_per_target(A, k, need_coef)
     t_b = batch_size_from_budget(budget, fixed, per_target, t)
@@ -339,9 +306,9 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         t_b = min(t_b, _CPU_MAX_BATCH)
     logger.info(
         "solve_ridge_cv: %s form (n=%d, p=%d, t=%d, %d alphas, %d folds, max rank %d); "
-        "%s backend on %s, %s; budget %s -> %d targets per batch",
+        "%s backend on %s, %s; budget %s -> %d targets per batch; why: %s",
         plan.solver, n, p, t, A, k, plan.max_rank, be.name, be.device, be.dtype_name,
-        format_bytes(budget), t_b,
+        format_bytes(budget), t_b, plan.why,
     )
     const = np.zeros(t, dtype=bool)
     y_mean = np.zeros(t)
@@ -349,8 +316,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     fold_scores = np.empty((k, A, t)) if return_fold_scores else None
     best_idx = np.zeros(t, dtype=np.int64)
     coef = np.empty((p, t), dtype=be.dtype_name) if refit and return_weights else None
-    dual_coef = (np.empty((n, t), dtype=be.dtype_name)
-                 if refit and plan.solver == "dual" else None)
+    dual_coef = np.empty((n, t), dtype=be.dtype_name) if refit and has_dual else None
     intercept = np.zeros(t) if refit else None
     two_pass = alpha_selection == "shared"
     extend_grid = extend_grid and not two_pass and A >= 2
@@ -380,31 +346,37 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         return Yb
 
     def do_refit(Yb, sl, state):
-        W, C = plan.refit_batch(Yb, best_alpha[sl], state, return_weights=need_coef)
-        intercept[sl] = y_mean[sl] - plan.mean_prediction(W, C) if fit_intercept else 0.0
-        if W is not None and coef is not None:
-            coef[:, sl] = be.to_numpy(W)
-        if C is not None:
-            dual_coef[:, sl] = be.to_numpy(C)
+        with phase("refit"):
+            W, C = plan.refit_batch(Yb, best_alpha[sl], state, return_weights=need_coef)
+            intercept[sl] = y_mean[sl] - plan.mean_prediction(W, C) if fit_intercept else 0.0
+            if W is not None and coef is not None:
+                coef[:, sl] = be.to_numpy(W)
+            if C is not None and dual_coef is not None:
+                dual_coef[:, sl] = be.to_numpy(C)
 
     pos = 0
     bar = progress(total=t, desc=f"ridge CV ({plan.solver})")
     while pos < t:
         sl = slice(pos, min(pos + t_b, t))
         try:
-            Yb = load(sl)
-            state = plan.begin_batch(Yb)
+            with phase("load"):
+                Yb = load(sl)
+            with phase("y_statistics"):
+                state = plan.begin_batch(Yb)
             fs = np.empty((k, A, sl.stop - sl.start))
             for i, f in enumerate(plan.folds):
-                Z, B, Yte, m_y = plan.fold_stats(f, Yb, state)
-                fs[i] = score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be)
+                with phase("rotations"):
+                    Z, B, Yte, m_y = plan.fold_stats(f, Yb, state)
+                with phase("scoring"):
+                    fs[i] = score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be)
                 del Z, B, Yte
             fs[:, :, const[sl]] = 0.0
             cv_scores[:, sl] = fs.mean(0)
             if fold_scores is not None:
                 fold_scores[:, :, sl] = fs
             if not two_pass:
-                best_idx[sl] = select_alphas(fs, alphas, alpha_selection)
+                with phase("selection"):
+                    best_idx[sl] = select_alphas(fs, alphas, alpha_selection)
                 best_alpha[sl] = alphas[best_idx[sl]]
                 if refit and not extend_grid:
                     do_refit(Yb, sl, state)
@@ -429,7 +401,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         if flagged.any():
             ext = _extend_grid(
                 X, Y, alphas, folds, flagged, best_idx, fold_scores, alpha_selection,
-                {"fit_intercept": fit_intercept, "scoring": scoring, "solver": plan.solver,
+                {"fit_intercept": fit_intercept, "scoring": scoring, "solver": {"lowrank": "auto"}.get(plan.solver, plan.solver),
                  "backend": be, "dtype": dtype,
                  "memory_budget": memory_budget, "_x_stats": _x_stats})
             best_alpha[ext["targets"]] = ext["best"]
@@ -457,7 +429,8 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         n_unpredictive_saturated=n_unpred, saturated=saturated, constant_targets=const,
         n_folds=k, batch_size=t_b,
         info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name,
-              "memory_budget": budget, "max_rank": plan.max_rank},
+              "memory_budget": budget, "max_rank": plan.max_rank, "route": plan.route,
+              "why": plan.why},
         extended_alphas=None if ext is None else ext["alphas"],
         extended_targets=None if ext is None else ext["targets"],
         extended_cv_scores=None if ext is None else ext["cv_scores"],

@@ -36,3 +36,14 @@ __all__ += [
 from ._voxelwise import VoxelwiseEncoder, load_encoder
 
 __all__ += ["VoxelwiseEncoder", "load_encoder"]
+
+from ._attention_routing import AttentionRoutingEncoder, build_routing_network
+from ._in_context import InContextEncoder, build_in_context_network
+from ._nonlinear_common import RoutingObjective, sine_positional_encoding
+
+__all__ += ["AttentionRoutingEncoder", "InContextEncoder", "RoutingObjective", "build_in_context_network",
+            "build_routing_network", "sine_positional_encoding"]
+
+from ._trf import TemporalReceptiveField
+
+__all__ += ["TemporalReceptiveField"]

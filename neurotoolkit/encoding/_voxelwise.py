@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.deprecation import DEPRECATED, renamed_parameter
 from .._utils.docs import fill_doc
 from .._utils.logging import logger, verbose as verbose_decorator, warn
 from .._utils.validation import check_min_samples, check_type, describe
@@ -14,14 +15,16 @@ from ..data._recording import Recording
 from ..data._splits import make_cv
 from ..features._feature_space import FeatureSpace
 from .._ridge._scores import noise_normalized, score_correlation, score_r2
+from . import _timeseries as _ts
+from ._encoder_io import _FORMAT_VERSION, load_encoder
+from ._hrf import TemporalWeightsMixin
 
 __all__ = ["VoxelwiseEncoder", "load_encoder"]
 
-_FORMAT_VERSION = 2  # 2: safe_io container (no pickle); 1: joblib pickle
 
 
 @fill_doc
-class VoxelwiseEncoder(BaseEstimator):
+class VoxelwiseEncoder(TemporalWeightsMixin, BaseEstimator):
     """Fit one linear model per unit from stimulus features, and score it.
 
     A notebook-sized wrapper around :class:`RidgeCV` (one feature space) or
@@ -31,22 +34,60 @@ class VoxelwiseEncoder(BaseEstimator):
     whole runs), fits, and scores held-out data per unit against the noise
     ceiling.
 
+    With ``delays`` it models a time-series recording (fMRI during a movie or
+    a story): feature time courses at the recording's sample times are
+    z-scored and FIR-delayed within each run (no delay crosses a run
+    boundary), ``trim`` samples at each run's edges are left out of fitting
+    and scoring, and penalties are chosen by leave-one-run-out CV; banded
+    ridge gives each space (all its delays) one band. A time-series
+    recording without ``delays`` raises a ``ValueError``.
+
     Parameters
     ----------
-    features : FeatureSpace | transformer | dict of those
-        A :class:`~neurotoolkit.features.FeatureSpace` (features already
-        computed for the stimulus ids), or a transformer with
+    features : FeatureSpace | transformer | FeatureTimeCourse | array | dict of those
+        Trials: a :class:`~neurotoolkit.features.FeatureSpace` (features
+        already computed for the stimulus ids), or a transformer with
         ``transform(stimuli) -> (n_stimuli, n_features)`` such as
         :class:`~neurotoolkit.features.GaborPyramid` (applied to the
         StimulusSet passed to :meth:`fit`), or a dict name -> either, for
         several feature spaces (banded ridge, one penalty per space).
+        Time series: also a :class:`~neurotoolkit.features.FeatureTimeCourse`
+        (matched to the rows by run and time: one may cover train and test
+        runs), an array with one row per sample, or anything
+        :func:`~neurotoolkit.features.feature_timecourses` resamples over the
+        ``timeline`` given to :meth:`fit` (a FeatureSpace keyed by its
+        stimulus ids, an array with one row per event, a transformer such as
+        :class:`~neurotoolkit.features.MotionEnergy`, a name: "word_rate").
     alphas : array (n_alphas,) | None
         Ridge penalties; None uses the data-scaled default grid of
         :func:`solve_ridge_cv`.
-    cv : int | "runs" | CV splitter
-        Cross-validation for choosing alphas. An int makes that many folds
-        of whole stimuli (all repeats of a stimulus in one fold); "runs"
-        leaves one run out (needs ``recording.runs``).
+    cv : "auto" | int | "runs" | CV splitter
+        Cross-validation for choosing alphas. "auto": 5 folds of whole
+        stimuli for trials, leave-one-run-out for time series. An int makes
+        that many folds of whole stimuli (all repeats of a stimulus in one
+        fold) for trials, or of contiguous whole runs for time series
+        (K-runs-out); "runs" leaves one run out (needs ``recording.runs``).
+        A splitter or explicit folds index the rows kept after trimming.
+    delays : sequence of int or float | None
+        FIR delays of the time-series model, in ``delay_unit``; e.g.
+        ``[1, 2, 3, 4]`` TRs (2-8 s at a TR of 2 s). None: trial model.
+    delay_unit : "samples" | "s"
+        Unit of ``delays`` and ``trim``; seconds must be whole multiples of
+        the sampling period.
+    trim : "auto" | int | (int, int)
+        Samples left out at the (start, end) of each run; "auto": those with
+        incomplete delayed features (``max(delays)``, ``max(-min(delays), 0)``).
+    zscore_runs : bool
+        z-score responses within each run (and test repeat); predictions are
+        then in z units. Features are always z-scored within each run.
+    resample : "lanczos" | "average" | "hrf"
+        Method of :func:`~neurotoolkit.features.feature_timecourses` for
+        features given with a ``timeline`` (see ``timecourse_provenance_``).
+    n_iter : int | array (n_gammas, n_spaces)
+        Draws of the banded-ridge search (several feature spaces), or the
+        band weightings to try (see :class:`BandedRidgeCV`).
+    dtype : "float32" | "float64"
+        Precision of the ridge solvers (and of the delayed design).
     average_train_repeats : bool
         Average training repeats before fitting (faster; the same solution
         when every stimulus has the same number of repeats).
@@ -69,7 +110,19 @@ class VoxelwiseEncoder(BaseEstimator):
     Attributes
     ----------
     estimator_ : fitted RidgeCV or BandedRidgeCV
+    mode_ : "trials" | "timeseries"
+    space_names_ : list of str
     feature_spaces_ : dict of FeatureSpace
+        Trial model only.
+    delays_, delay_times_ : ndarray, shape (n_delays,)
+        Time series: delays in samples and in seconds.
+    sample_period_ : float
+    trim_ : (int, int)
+        Time series: samples trimmed at the start and end of each run.
+    n_features_per_space_ : dict of str -> int
+        Time series: features of each space before delaying.
+    timecourse_provenance_ : dict of str -> dict
+        Time series: how each time course was made (method, window, cutoff).
     units_ : pandas.DataFrame, one row per unit (from the training recording)
     subject_ : str
     scores_ : pandas.DataFrame | None
@@ -79,12 +132,24 @@ class VoxelwiseEncoder(BaseEstimator):
     -----
     :meth:`score` is scikit-learn's R^2 on held-out data (repeats averaged,
     uniform average over units); :meth:`evaluate` gives the per-unit table
-    (Pearson r, R^2, noise ceiling, normalized score).
+    (Pearson r, R^2, noise ceiling, normalized score). Time series: see
+    :meth:`temporal_weights`, :meth:`hrf`, :meth:`peak_latencies` and
+    :meth:`plot_hrf` for the fitted FIR (haemodynamic) responses.
+
+    References
+    ----------
+    Huth, de Heer, Griffiths, Theunissen & Gallant (2016). Natural speech
+    reveals the semantic maps that tile human cerebral cortex. Nature 532,
+    453-458. Dupre la Tour, Eickenberg, Nunez-Elizalde & Gallant (2022).
+    Feature-space selection with banded ridge regression. NeuroImage 264,
+    119728.
     """
 
-    def __init__(self, features=None, alphas=None, cv=5, average_train_repeats=False,
+    def __init__(self, features=None, alphas=None, cv="auto", average_train_repeats=False,
                  backend="auto", device="auto", memory_budget=None, client=None,
-                 estimator=None, alpha_selection="best", random_state=None, verbose=None):
+                 estimator=None, alpha_selection="best", random_state=None, verbose=None,
+                 delays=None, delay_unit="samples", trim="auto", zscore_runs=True,
+                 resample="lanczos", n_iter=100, dtype="float32"):
         self.features = features
         self.alphas = alphas
         self.cv = cv
@@ -97,6 +162,13 @@ class VoxelwiseEncoder(BaseEstimator):
         self.alpha_selection = alpha_selection
         self.random_state = random_state
         self.verbose = verbose
+        self.delays = delays
+        self.delay_unit = delay_unit
+        self.trim = trim
+        self.zscore_runs = zscore_runs
+        self.resample = resample
+        self.n_iter = n_iter
+        self.dtype = dtype
 
     # ----------------------------------------------------------------- design
     def _compute_spaces(self, stimuli, needed_ids, all_stimuli=False):
@@ -157,34 +229,60 @@ class VoxelwiseEncoder(BaseEstimator):
         return blocks
 
     # -------------------------------------------------------------------- fit
+    def _make_estimator(self, folds, n_spaces):
+        from ._banded import BandedRidgeCV
+        from ._ridge_cv import RidgeCV
+
+        if self.estimator is not None:
+            return self.estimator
+        common = dict(alphas=self.alphas, cv=folds, backend=self.backend, device=self.device,
+                      memory_budget=self.memory_budget, alpha_selection=self.alpha_selection,
+                      dtype=self.dtype)
+        if n_spaces == 1:
+            return RidgeCV(client=self.client, **common)
+        if self.client is not None:
+            logger.info("BandedRidgeCV runs in this process (`client` is used by RidgeCV).")
+        return BandedRidgeCV(random_state=self.random_state, n_iter=self.n_iter, **common)
+
     @fill_doc
     @verbose_decorator
-    def fit(self, recording, stimuli=None, verbose=None):
+    def fit(self, recording, stimuli=None, timeline=None, verbose=None):
         """Fit the encoder on a training recording.
 
         Parameters
         ----------
         recording : Recording
-            Training trials (n_trials, n_units).
+            Training trials (n_trials, n_units), or with ``delays`` a
+            time-series recording (one row per sample, ``runs`` labelled).
         stimuli : StimulusSet | None
             Needed when ``features`` holds transformers.
+        timeline : Timeline | None
+            Time series: what was shown when, to resample ``features`` that
+            are not time courses yet to the recording's sample times.
         %(verbose)s
 
         Returns
         -------
         self
         """
-        from ._banded import BandedRidgeCV
-        from ._ridge_cv import RidgeCV
-
         check_type("recording", recording, Recording)
+        if self.delays is not None:
+            if not recording.is_timeseries:
+                raise ValueError(
+                    "Invalid value for `recording`: expected a time-series recording "
+                    "(meta['mode'] == 'timeseries') for an encoder with delays, got a recording "
+                    f"of {recording.n_trials} trials. Set delays=None to model trials."
+                )
+            _ts.fit_timeseries(self, recording, timeline, stimuli, self._make_estimator)
+            self._fit_common(recording)
+            return self
+        if recording.is_timeseries:
+            raise _ts.time_model_error(recording)
+        _ts.check_empty_ids(recording, "VoxelwiseEncoder.fit")
         rec = recording.average_repeats() if self.average_train_repeats else recording
-        keep = rec.stimulus_ids != ""
-        check_min_samples("recording", len(set(rec.stimulus_ids[keep])), 2,
+        check_min_samples("recording", len(set(rec.stimulus_ids)), 2,
                           "(trials with a stimulus id) to fit and cross-validate",
                           what="distinct stimuli")
-        if not keep.all():
-            rec = rec.select_trials(keep)
         ids = list(rec.stimulus_ids)
         spaces = self._compute_spaces(stimuli, set(ids), all_stimuli=True)
         self.space_names_ = list(spaces)
@@ -197,20 +295,10 @@ class VoxelwiseEncoder(BaseEstimator):
             self.feature_mean_[name], self.feature_scale_[name] = mean, std
         blocks = self._design(ids, spaces)
 
-        cv_runs = rec.runs if (isinstance(self.cv, str) and self.cv == "runs") else None
-        folds = make_cv(self.cv, stimulus_ids=rec.stimulus_ids, runs=cv_runs)
-        if self.estimator is not None:
-            est = self.estimator
-        else:
-            common = dict(alphas=self.alphas, cv=folds, backend=self.backend, device=self.device,
-                          memory_budget=self.memory_budget,
-                          alpha_selection=self.alpha_selection)
-            if len(blocks) == 1:
-                est = RidgeCV(client=self.client, **common)
-            else:
-                if self.client is not None:
-                    logger.info("BandedRidgeCV runs in this process (`client` is used by RidgeCV).")
-                est = BandedRidgeCV(random_state=self.random_state, **common)
+        cv = 5 if (isinstance(self.cv, str) and self.cv == "auto") else self.cv
+        cv_runs = rec.runs if (isinstance(cv, str) and cv == "runs") else None
+        folds = make_cv(cv, stimulus_ids=rec.stimulus_ids, runs=cv_runs)
+        est = self._make_estimator(folds, len(blocks))
         Y = rec.responses
         X = blocks[0] if len(blocks) == 1 else blocks
         logger.info(
@@ -219,30 +307,51 @@ class VoxelwiseEncoder(BaseEstimator):
             " + ".join(str(b.shape[1]) for b in blocks),
         )
         self.estimator_ = est.fit(X, Y)
+        self.mode_ = "trials"
+        self._fit_common(recording)
+        return self
+
+    def _fit_common(self, recording):
         self.units_ = recording.units.copy()
         self.subject_ = recording.subject
         self.modality_ = recording.modality
         self.scores_ = None
-        return self
 
     # ---------------------------------------------------------------- predict
-    def predict(self, stimulus_ids, stimuli=None):
-        """Predicted responses for stimuli.
+    def predict(self, data=None, stimuli=None, timeline=None, stimulus_ids=DEPRECATED):
+        """Predicted responses for stimuli, or for the samples of a time series.
 
         Parameters
         ----------
-        stimulus_ids : sequence of str, shape (n,)
-            Stimuli to predict (repeats allowed).
+        data : sequence of str, shape (n,) | Recording | FeatureTimeCourse | dict
+            Trial model: the stimulus ids to predict (repeats allowed).
+            Time-series model: a time-series Recording (its runs and sample
+            times; features from ``features`` and ``timeline``), or the
+            feature time courses themselves (a FeatureTimeCourse or array
+            for one space, a dict name -> either for several).
         stimuli : StimulusSet | None
             Needed when features are computed by a transformer and the ids
             were not seen in :meth:`fit`.
+        timeline : Timeline | None
+            Time series: what was shown when in the runs to predict.
+        stimulus_ids : sequence of str
+            Deprecated name of ``data``.
 
         Returns
         -------
         Y_pred : array, shape (n, n_units)
+            Time series: one row per sample (trimmed samples included), in z
+            units when ``zscore_runs``.
         """
+        data, _ = renamed_parameter("VoxelwiseEncoder.predict", "stimulus_ids", stimulus_ids,
+                                    "data", data)
         check_is_fitted(self, "estimator_")
-        ids = [str(i) for i in stimulus_ids]
+        if getattr(self, "mode_", "trials") == "timeseries":
+            return _ts.predict_timeseries(self, data, timeline, stimuli)[1]
+        if isinstance(data, Recording):
+            raise TypeError("Invalid value for `data`: expected stimulus ids, got a Recording; "
+                            "pass recording.stimulus_ids (a trial encoder predicts stimuli).")
+        ids = [str(i) for i in data]
         blocks = self._design(ids, self._spaces_for(ids, stimuli))
         X = blocks[0] if len(blocks) == 1 else blocks
         return np.asarray(self.estimator_.predict(X))
@@ -263,19 +372,12 @@ class VoxelwiseEncoder(BaseEstimator):
             ``space_names`` (list of str), ``space_sizes`` (list of int).
         """
         check_is_fitted(self, "estimator_")
+        if getattr(self, "mode_", "trials") == "timeseries":
+            raise ValueError("Invalid value for `self`: a time-series encoder maps delayed, "
+                             "run-z-scored time courses, not stimulus features; use "
+                             "temporal_weights() for its weights.")
         est = self.estimator_
-        coef = getattr(est, "coef_", None)
-        if coef is None:
-            if getattr(est, "dual_coef_", None) is not None and hasattr(est, "X_fit_"):
-                coef = est.X_fit_.T @ est.dual_coef_
-            else:
-                raise ValueError(
-                    f"Invalid value for `estimator`: {type(est).__name__} exposes no linear "
-                    "weights (`coef_`), so the encoder has no linear readout."
-                )
-        coef = np.asarray(coef, dtype=np.float64)
-        if coef.ndim == 1:
-            coef = coef[:, None]
+        coef = _ts.coef_matrix(est)
         mean = np.concatenate([self.feature_mean_[n] for n in self.space_names_])
         scale = np.concatenate([self.feature_scale_[n] for n in self.space_names_])
         intercept = np.broadcast_to(np.asarray(est.intercept_, dtype=np.float64), (coef.shape[1],))
@@ -284,20 +386,33 @@ class VoxelwiseEncoder(BaseEstimator):
                 "space_sizes": [len(self.feature_mean_[n]) for n in self.space_names_]}
 
     # ------------------------------------------------------------------ score
-    def evaluate(self, recording, stimuli=None):
+    def evaluate(self, recording, stimuli=None, timeline=None, features=None):
         """Per-unit held-out scores against the noise ceiling.
 
         The test recording's repeats are averaged before scoring; the noise
         ceiling is estimated from the same repeats (NSD ncsnr) for the
         number of repeats actually averaged.
 
+        Time series: the repeats are recordings of the same test run(s),
+        given as a list of Recordings or as one Recording whose runs are
+        labelled ``<run>-rep1``, ``<run>-rep2``, ... Each repeat is trimmed
+        and z-scored within runs, the repeats are averaged and z-scored
+        again (Card 2), and the ceiling comes from the repeats (ncsnr with
+        each sample as a stimulus, for the average of all repeats).
+
         Parameters
         ----------
-        recording : Recording
-            Held-out trials, with the units of the training recording.
+        recording : Recording | list of Recording
+            Held-out trials (or test-run repeats), with the units of the
+            training recording.
         stimuli : StimulusSet | None
             Needed when test stimuli were not seen in :meth:`fit` and
             features come from a transformer.
+        timeline : Timeline | None
+            Time series: what was shown when in the test run(s).
+        features : dict | FeatureTimeCourse | array | None
+            Time series: test time courses replacing ``features`` (e.g.
+            precomputed arrays with one row per test sample).
 
         Returns
         -------
@@ -307,8 +422,15 @@ class VoxelwiseEncoder(BaseEstimator):
             ``noise_ceiling_r`` (its square root), ``normalized`` (Algonauts
             2023: 100 r^2 / NC, capped at 100), ``best_alpha`` and, with several
             feature spaces, ``r2_<space>``: each space's share of the held-out
-            R^2 (product measure; they sum to the joint R^2).
+            R^2 (product measure; they sum to the joint R^2). Time series
+            add ``n_repeats`` and, with repeats, ``ev`` (the bias-corrected
+            explainable variance of one repeat, himalaya's convention).
         """
+        if getattr(self, "mode_", "trials") == "timeseries":
+            check_is_fitted(self, "estimator_")
+            table = _ts.evaluate_timeseries(self, recording, timeline, stimuli, features,
+                                            self._check_units)[0]
+            return self._finish_table(table)
         avg = self._check_test(recording)
         Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
         table = self.units_.copy()
@@ -333,6 +455,9 @@ class VoxelwiseEncoder(BaseEstimator):
             split = self.estimator_.score_split(blocks, avg.responses)
             for name, values in zip(self.space_names_, split):
                 table[f"r2_{name}"] = values
+        return self._finish_table(table)
+
+    def _finish_table(self, table):
         alphas = getattr(self.estimator_, "best_alphas_", None)
         if alphas is not None and np.ndim(alphas) == 1:
             table["best_alpha"] = alphas
@@ -340,18 +465,24 @@ class VoxelwiseEncoder(BaseEstimator):
         self.scores_ = table
         return table
 
-    def _check_test(self, recording):
-        """The held-out recording, checked against the fitted units, repeats averaged."""
-        check_is_fitted(self, "estimator_")
-        check_type("recording", recording, Recording)
+    def _check_units(self, recording):
         if list(recording.units.index) != list(self.units_.index):
             raise ValueError(
                 "Invalid value for `recording`: its units differ from those the encoder was "
                 f"fitted on ({recording.n_units} vs {len(self.units_)} units, or a different order)."
             )
+
+    def _check_test(self, recording):
+        """The held-out recording, checked against the fitted units, repeats averaged."""
+        check_is_fitted(self, "estimator_")
+        check_type("recording", recording, Recording)
+        if recording.is_timeseries:
+            raise _ts.time_model_error(recording)
+        _ts.check_empty_ids(recording, "VoxelwiseEncoder")
+        self._check_units(recording)
         return recording.average_repeats()
 
-    def score(self, recording, stimuli=None):
+    def score(self, recording, stimuli=None, timeline=None):
         """Held-out R^2, averaged over units (scikit-learn's meaning).
 
         Repeats of the test recording are averaged first, as in
@@ -359,11 +490,14 @@ class VoxelwiseEncoder(BaseEstimator):
 
         Parameters
         ----------
-        recording : Recording
-            Held-out trials, with the units of the training recording.
+        recording : Recording | list of Recording
+            Held-out trials (or test-run repeats, see :meth:`evaluate`), with
+            the units of the training recording.
         stimuli : StimulusSet | None
             Needed when test stimuli were not seen in :meth:`fit` and
             features come from a transformer.
+        timeline : Timeline | None
+            Time series: what was shown when in the test run(s).
 
         Returns
         -------
@@ -373,6 +507,11 @@ class VoxelwiseEncoder(BaseEstimator):
         """
         from sklearn.metrics import r2_score
 
+        if getattr(self, "mode_", "trials") == "timeseries":
+            check_is_fitted(self, "estimator_")
+            _, Y, pred = _ts.evaluate_timeseries(self, recording, timeline, stimuli, None,
+                                                 self._check_units)
+            return float(r2_score(Y, pred))
         avg = self._check_test(recording)
         Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
         return float(r2_score(avg.responses, Y_pred))
@@ -419,6 +558,8 @@ class VoxelwiseEncoder(BaseEstimator):
 
         from .._utils.safe_io import save_object
 
+        from ._encoder_io import _saveable_classes
+
         check_is_fitted(self, "estimator_")
         fname = Path(fname)
         if fname.exists() and not overwrite:
@@ -428,64 +569,3 @@ class VoxelwiseEncoder(BaseEstimator):
         state = dict(vars(self), client=None)
         return save_object(fname, "VoxelwiseEncoder", _FORMAT_VERSION,
                            {"class": "VoxelwiseEncoder", "state": state}, _saveable_classes())
-
-
-def _saveable_classes():
-    """The only classes :func:`load_encoder` rebuilds (never a class named by the file)."""
-    from sklearn import model_selection as ms
-
-    from .._ridge._banded import BandedRidgeCVResults
-    from .._ridge._solve_ridge import RidgeCVResults
-    from ..data._splits import StimulusKFold
-    from ..features import GaborPyramid
-    from ._banded import BandedRidgeCV
-    from ._delayer import Delayer
-    from ._ridge_cv import RidgeCV
-
-    return (VoxelwiseEncoder, RidgeCV, BandedRidgeCV, RidgeCVResults, BandedRidgeCVResults,
-            Delayer, FeatureSpace,
-            GaborPyramid, StimulusKFold, ms.KFold, ms.GroupKFold, ms.LeaveOneGroupOut,
-            ms.PredefinedSplit, ms.ShuffleSplit, ms.GroupShuffleSplit, ms.TimeSeriesSplit)
-
-
-def load_encoder(fname, trust_pickle=False):
-    """Load a :class:`VoxelwiseEncoder` saved with :meth:`VoxelwiseEncoder.save`.
-
-    The file's checksum is verified, and objects are rebuilt only from
-    neurotoolkit's own classes: loading never runs code from the file.
-
-    Parameters
-    ----------
-    fname : path-like
-    trust_pickle : bool
-        Files written by neurotoolkit before version 2 of the format are
-        joblib pickles, which can run arbitrary code when loaded. They raise
-        an error unless ``trust_pickle=True``: pass it only for a file from a
-        source you trust, then ``save`` the encoder again to convert it.
-
-    Returns
-    -------
-    VoxelwiseEncoder
-    """
-    from pathlib import Path
-
-    from .._utils.safe_io import FileFormatError, load_object, sniff
-
-    fname = Path(fname)
-    hint = (f"If you trust its source, load it with load_encoder('{fname}', trust_pickle=True), "
-            "then call .save(new_fname) on the result to convert it to the safe format.")
-    if trust_pickle and fname.is_file() and sniff(fname) == "pickle":
-        import joblib
-
-        payload = joblib.load(fname)
-        if not isinstance(payload, dict) or not isinstance(payload.get("encoder"),
-                                                           VoxelwiseEncoder):
-            raise FileFormatError(
-                f"Invalid value for `fname`: '{fname}' is not a neurotoolkit encoder file."
-            )
-        return payload["encoder"]
-    tree, _ = load_object(fname, "VoxelwiseEncoder", _FORMAT_VERSION, _saveable_classes(),
-                          pickle_hint=hint)
-    enc = VoxelwiseEncoder.__new__(VoxelwiseEncoder)
-    enc.__dict__.update(tree["state"])
-    return enc

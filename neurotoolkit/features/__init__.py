@@ -11,6 +11,7 @@ from ._extract import extract_features
 from ._feature_space import FeatureSpace
 from ._gabor import GaborPyramid
 from ._store import FeatureStore
+from ._tokens import TokenFeatures
 
 __all__ = [
     "Backbone",
@@ -18,6 +19,7 @@ __all__ = [
     "FeatureStore",
     "GaborPyramid",
     "ImageTransform",
+    "TokenFeatures",
     "TorchGaborPyramid",
     "extract_features",
     "get_backbone",

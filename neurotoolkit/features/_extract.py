@@ -13,6 +13,7 @@ from ._backbones import Backbone, get_backbone
 from ._feature_space import FeatureSpace
 from ._hooks import POOLINGS
 from ._store import FeatureStore, make_key, stimulus_set_hash
+from ._tokens import TokenFeatures, as_token_grid
 
 __all__ = ["extract_features"]
 
@@ -99,9 +100,13 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
         (a str) gives one FeatureSpace, a list or tuple gives a dict keyed by
         layer, also when it holds a single name.
     modality : "image" | "text"
-    pooling : "auto" | "cls" | "mean" | "last" | "avgpool" | "flatten"
+    pooling : "auto" | "cls" | "mean" | "last" | "avgpool" | "flatten" | "tokens"
         How token sequences and feature maps become vectors (see
-        ``Backbone.forward_features``).
+        ``Backbone.forward_features``). "tokens" keeps the spatial token
+        grid without pooling (ViT patch tokens with CLS/register tokens
+        dropped, CNN feature maps as h * w tokens, or the query vectors of an
+        attention module named ``"<module>:query"``) and returns
+        :class:`TokenFeatures` (image modality only; cached like the others).
     batch_size : int
     device : "auto" | "cpu" | "cuda" | "cuda:N" | torch.device, default="auto"
         "auto" keeps the device of a Backbone object (and builds a backbone
@@ -130,8 +135,9 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
 
     Returns
     -------
-    features : FeatureSpace | dict str -> FeatureSpace
-        (n_stimuli, n_features), rows in ``stimuli.ids`` order: one
+    features : FeatureSpace | TokenFeatures | dict str -> either
+        (n_stimuli, n_features), or (n_stimuli, n_tokens, dim) TokenFeatures
+        with ``pooling="tokens"``, rows in ``stimuli.ids`` order: one
         FeatureSpace when ``layers`` is a str (the default, "embedding"); a
         dict layer -> FeatureSpace, in the order asked, when it is a list or
         tuple.
@@ -149,8 +155,14 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
     backbone = get_backbone(backbone, device=device) if isinstance(backbone, str) else backbone
     check_type("backbone", backbone, Backbone)
     check_option("modality", modality, ("image", "text"))
-    check_option("pooling", pooling, tuple(p for p in POOLINGS if p != "none"),
-                 fix="Use 'flatten' to keep every unit of a layer.")
+    check_option("pooling", pooling, tuple(p for p in POOLINGS if p != "none") + ("tokens",),
+                 fix="Use 'flatten' to keep every unit of a layer, 'tokens' to keep its token grid.")
+    tokens = pooling == "tokens"
+    if tokens and (modality != "image" or reduce is not None):
+        raise ValueError(
+            "Invalid value for `pooling`: 'tokens' needs modality='image' and reduce=None, got "
+            f"modality={modality!r}, reduce={reduce!r}."
+        )
     check_option("dtype", dtype, ("float32", "float16"))
     batch_size = check_int("batch_size", batch_size, min_value=1)
     reduce = _check_reduce(reduce)
@@ -220,6 +232,7 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
                 write("put_partial", keys[layer], values[layer], done[layer], ids, parts[layer])
 
     autocast = (backbone.device.type == "cuda" and dtype == "float16")
+    grids = {}
     last_save = time.monotonic()
     try:
         for b, rows in enumerate(progress(batches, desc=f"{backbone.name} features", verbose=verbose)):
@@ -227,10 +240,13 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
             inputs, owner = _batch_inputs(backbone, stimuli, batch_ids, modality)
             need = [layer for layer in todo_layers if not done[layer][rows].all()]
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=autocast):
-                out = backbone.forward_features(inputs, layers=need, pooling=pooling,
+                out = backbone.forward_features(inputs, layers=need,
+                                                pooling="none" if tokens else pooling,
                                                 modality=modality, normalize=False)
             for layer in need:
                 feats = _average_by_owner(torch, out[layer], owner, len(rows))
+                if tokens:
+                    feats, grids[layer] = as_token_grid(feats)
                 feats = feats.float()
                 if normalize:
                     feats = torch.nn.functional.normalize(feats, dim=-1)
@@ -254,6 +270,8 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
                           preprocessing=base["preprocessing"], stimulus_set=stimuli.name,
                           stimuli_hash=base["stimuli"])
         provenance.pop("config", None)
+        if tokens:
+            provenance["token_grid"] = list(grids[layer])
         name = f"{backbone.name}/{layer}"
         raw = FeatureSpace(values[layer], ids, name, provenance)
         if store is not None and keys[layer] not in store:
@@ -267,5 +285,13 @@ def extract_features(stimuli, backbone, layers="embedding", modality="image", po
                              [f"{name}:{reduce['method']}{k}" for k in range(reduced.shape[1])])
         write("put", final_keys[layer], space, dict(parts[layer], reduce=reduce))
         results[layer] = space
-    results = {layer: results[layer] for layer in layers}
+    results = {layer: _as_tokens(results[layer]) if tokens else results[layer] for layer in layers}
     return results[layers[0]] if single else results
+
+
+def _as_tokens(space):
+    """TokenFeatures from a (cached) flattened token FeatureSpace."""
+    h, w = space.provenance["token_grid"]
+    values = space.values.reshape(space.n_stimuli, h * w, -1)
+    provenance = {k: v for k, v in space.provenance.items()}
+    return TokenFeatures(values, space.stimulus_ids, (h, w), space.name, provenance)

@@ -6,7 +6,7 @@ Torch is imported inside the functions: this module is imported by
 
 from .._utils.validation import check_option
 
-__all__ = ["POOLINGS", "capture", "list_layers", "pool"]
+__all__ = ["POOLINGS", "QUERY_SUFFIX", "capture", "list_layers", "pool"]
 
 POOLINGS = ("auto", "cls", "mean", "last", "avgpool", "flatten", "none")
 
@@ -95,6 +95,44 @@ def _first_tensor(out):
     return None
 
 
+QUERY_SUFFIX = ":query"
+
+
+def _register_query_hook(module, hook):
+    """Hook the query vectors of an attention module (``"<attention module>:query"`` layers).
+
+    Works with ``torch.nn.MultiheadAttention`` (open_clip ViTs: the query part
+    of ``in_proj_weight`` applied to the query input), modules with a fused
+    ``qkv`` Linear (timm, DINOv2 hub models: its first third) and modules with
+    a ``query`` Linear (transformers' ViT / DINOv2 self-attention). ``hook``
+    receives (module, inputs, queries) with queries (n, n_tokens, d).
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    if isinstance(module, nn.MultiheadAttention):
+        d = module.embed_dim
+
+        def pre(mod, args, kwargs):
+            q = args[0] if args else kwargs["query"]
+            bias = None if mod.in_proj_bias is None else mod.in_proj_bias[:d]
+            out = F.linear(q, mod.in_proj_weight[:d], bias)
+            hook(mod, args, out if mod.batch_first else out.transpose(0, 1))
+
+        return module.register_forward_pre_hook(pre, with_kwargs=True)
+    if isinstance(getattr(module, "qkv", None), nn.Linear):
+        return module.qkv.register_forward_hook(
+            lambda mod, args, out: hook(mod, args, out[..., : out.shape[-1] // 3]))
+    for attr in ("query", "q_proj"):
+        if isinstance(getattr(module, attr, None), nn.Linear):
+            return getattr(module, attr).register_forward_hook(hook)
+    raise ValueError(
+        f"Invalid value for `layers`: a ':query' layer must name an attention module "
+        f"(nn.MultiheadAttention, or a module with a 'qkv', 'query' or 'q_proj' Linear), got "
+        f"{type(module).__name__}."
+    )
+
+
 def capture(model, layers, run, stop_early=True):
     """Run ``run()`` with forward hooks on ``layers`` of ``model``.
 
@@ -102,7 +140,9 @@ def capture(model, layers, run, stop_early=True):
     ----------
     model : torch.nn.Module
     layers : list of str
-        Submodule names (``dict(model.named_modules())`` keys).
+        Submodule names (``dict(model.named_modules())`` keys); the name of an
+        attention module followed by ``":query"`` captures its query vectors
+        (n, n_tokens, d).
     run : callable
         Runs the forward pass; its return value is returned as ``result``.
     stop_early : bool
@@ -117,7 +157,7 @@ def capture(model, layers, run, stop_early=True):
     result : object | None
     """
     mods = dict(model.named_modules())
-    missing = [name for name in layers if name not in mods]
+    missing = [name for name in layers if name.removesuffix(QUERY_SUFFIX) not in mods]
     if missing:
         sample = [n for n in mods if n][:8]
         raise ValueError(
@@ -140,7 +180,9 @@ def capture(model, layers, run, stop_early=True):
 
         return hook
 
-    handles = [mods[name].register_forward_hook(make_hook(name)) for name in dict.fromkeys(layers)]
+    handles = [_register_query_hook(mods[name.removesuffix(QUERY_SUFFIX)], make_hook(name))
+               if name.endswith(QUERY_SUFFIX) else mods[name].register_forward_hook(make_hook(name))
+               for name in dict.fromkeys(layers)]
     result = None
     try:
         result = run()

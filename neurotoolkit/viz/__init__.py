@@ -21,3 +21,7 @@ __all__ = [
 from ._inference import plot_score_curves, plot_sites
 
 __all__ += ["plot_score_curves", "plot_sites"]
+
+from ._temporal import plot_hrf
+
+__all__ += ["plot_hrf"]

@@ -9,6 +9,7 @@ from ._noise_ceiling import explainable_variance, ncsnr, noise_ceiling, split_ha
 from ._recording import Recording, concatenate_recordings
 from ._splits import StimulusKFold, make_cv, train_test_split
 from ._stimuli import StimulusSet
+from ._timeline import Timeline
 from .datasets import (
     fetch_92objects,
     fetch_eeglab_sample,
@@ -35,6 +36,7 @@ __all__ = [
     "Recording",
     "StimulusKFold",
     "StimulusSet",
+    "Timeline",
     "concatenate_recordings",
     "epochs_to_recording",
     "estimate_betas",

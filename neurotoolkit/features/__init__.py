@@ -10,21 +10,32 @@ from ._backbones import Backbone, ImageTransform, get_backbone, list_backbones, 
 from ._extract import extract_features
 from ._feature_space import FeatureSpace
 from ._gabor import GaborPyramid
+from ._motion_energy import MotionEnergy
 from ._store import FeatureStore
+from ._temporal_spaces import audio_envelope, spectrogram, word_embeddings
+from ._timecourses import FeatureTimeCourse, feature_timecourses, lanczos_resample, spm_hrf
 from ._tokens import TokenFeatures
 
 __all__ = [
     "Backbone",
     "FeatureSpace",
     "FeatureStore",
+    "FeatureTimeCourse",
     "GaborPyramid",
     "ImageTransform",
+    "MotionEnergy",
     "TokenFeatures",
     "TorchGaborPyramid",
+    "audio_envelope",
     "extract_features",
+    "feature_timecourses",
     "get_backbone",
+    "lanczos_resample",
     "list_backbones",
     "register_backbone",
+    "spectrogram",
+    "spm_hrf",
+    "word_embeddings",
 ]
 
 # torch-based names, imported on first access

@@ -54,8 +54,8 @@ def data_files(cfg):
     """The files a data config reads (for --dry-run plans and input hashes), by subject."""
     source = cfg.source
     if source == "bids":
-        return {sub: [p for run in runs for p in run.values() if p is not None]
-                for sub, runs in bids_subject_runs(cfg).items()}
+        return {sub: [r[k] for r in runs for k in ("bold", "events", "confounds", "mask")
+                      if r[k] is not None] for sub, runs in bids_subject_runs(cfg).items()}
     if source == "nsd":
         return {sub: [Path(folder), Path(cfg.stim_order[sub])]
                 + ([Path(cfg.masks[sub])] if cfg.masks else []) for sub, folder in cfg.subjects.items()}
@@ -140,7 +140,8 @@ def _load_bids(cfg, run):
     section = _section(cfg)
     recordings, keys = {}, {}
     for sub, runs in subjects.items():
-        files = sorted({str(p) for r in runs for p in r.values() if p is not None})
+        files = sorted({str(r[k]) for r in runs for k in ("bold", "events", "confounds")
+                        if r[k] is not None})
         mask = runs[0].get("mask") if cfg.mask == "auto" else cfg.mask
         extra_files = [p for p in (mask, cfg.atlas) if p is not None]
         extra_files += list((cfg.rois or {}).values())

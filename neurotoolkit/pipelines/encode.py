@@ -164,6 +164,15 @@ def _roi_table(scores, nulls, alpha):
     return pd.DataFrame(rows)
 
 
+def _background(rec):
+    """nilearn's bundled MNI152 template for MNI-space data (no download); None: no anatomy."""
+    if str(rec.space).upper().startswith("MNI"):
+        from nilearn.datasets import load_mni152_template
+
+        return load_mni152_template(resolution=2)
+    return None
+
+
 def _figures(run, scores, roi_table, recordings, cfg, alpha):
     import matplotlib.pyplot as plt
     import numpy as np
@@ -199,7 +208,8 @@ def _figures(run, scores, roi_table, recordings, cfg, alpha):
             rec.to_nifti(np.nan_to_num(r)).to_filename(str(tmp))
         run.add_output(f"r_{subject}", nifti, "map")
         fig = plot_brain_map(rec, np.nan_to_num(r), title=f"{subject}: held-out r",
-                             display_mode="z", cut_coords=5)
+                             display_mode="z",
+                             cut_coords=min(5, int(rec.meta.get("volume_shape", (0, 0, 5))[2])), bg_img=_background(rec))
         run.write_figure(f"brain_map_{subject}", fig, caption=f"Held-out r of every voxel of {subject} "
                          "on its own volume grid (`r_<subject>.nii.gz`).")
 

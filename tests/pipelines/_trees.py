@@ -42,6 +42,7 @@ def make_fmriprep_tree(root, n_runs=3, n_stimuli=8, n_vols=70, tr=2.0, seed=0):
     from nilearn.glm.first_level import compute_regressor
 
     rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
     raw, deriv = root / "bids", root / "bids" / "derivatives" / "fmriprep"
     ids, feats = _features(n_stimuli, 3, rng)
     atlas = _atlas(root)

@@ -35,6 +35,7 @@ API_MODULES = [
     "neurotoolkit.probing.captioning",
     "neurotoolkit.viz",
     "neurotoolkit.testing",
+    "neurotoolkit.pipelines",
 ]
 
 #: A local mirror of the datasets for an offline build (the fetchers' ``mirror``): taken from

@@ -310,6 +310,7 @@ class TemporalReceptiveField(RegressorMixin, BaseEstimator):
         return LagSpec(feats, lgs, names)
 
     # --------------------------------------------------------------------- fit
+    @fill_doc
     @verbose_decorator
     def fit(self, X, Y, runs=None, verbose=None):
         """Fit the TRF.

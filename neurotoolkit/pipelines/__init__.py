@@ -9,7 +9,7 @@ This subpackage is the top layer: ``import neurotoolkit`` does not import it.
 
 import importlib
 
-__all__ = ["PIPELINES", "ConfigError", "get_pipeline", "load_config", "run_pipeline"]
+__all__ = ["ConfigError", "get_pipeline", "load_config", "run_pipeline"]
 
 #: pipeline names -> module (each defines CONFIG_MODEL and run(config, verbose=True))
 PIPELINES = {"encode": "encode", "decode": "decode", "probe": "probe", "rsa": "rsa"}

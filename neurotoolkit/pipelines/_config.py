@@ -6,6 +6,7 @@ was given. The shared sub-schemas (``DataConfig``, ``FeaturesConfig``) are used
 by every pipeline; the data sources live in :mod:`._data_config`.
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Dict, List, Literal, Optional, Union
 
@@ -147,12 +148,20 @@ def _describe(error):
     return f"`{path}`: {msg}; given {given!r}"
 
 
+_TYPE_LABEL = re.compile(r"^(constrained-\w+|literal\[.*\]|function-\w+\[.*\]|[a-z]+\[.*\]|int|float|str|"
+                         r"bool|none|list|dict|tuple|path|union\[.*\])$")
+
+
 def _clean_loc(error, raw):
-    """Drop the union tags pydantic puts into locations (``data.bids.root`` -> ``data.root``)."""
+    """Drop the union members pydantic puts into locations (``data.bids.root`` -> ``data.root``,
+    ``model.cv.constrained-int`` -> ``model.cv``)."""
     loc, node = [], raw
     for item in error["loc"]:
         if isinstance(node, dict) and item not in node and item in node.values():
             continue  # a discriminator value (source: bids), not a key
+        if isinstance(item, str) and not (isinstance(node, dict) and item in node) \
+                and _TYPE_LABEL.match(item):
+            continue  # a member of a plain union (int | "auto")
         loc.append(item)
         if isinstance(node, dict):
             node = node.get(item)
@@ -161,6 +170,22 @@ def _clean_loc(error, raw):
         else:
             node = None
     return {**error, "loc": tuple(loc)}
+
+
+def _merge(problems):
+    """One line per key path: the alternatives of a union joined by 'or'."""
+    by_path = {}
+    for path, text in problems:
+        by_path.setdefault(path, []).append(text)
+    lines = []
+    for path, texts in by_path.items():
+        if len(texts) == 1:
+            lines.append(texts[0])
+        else:
+            given = texts[0].rsplit("; given ", 1)[-1]
+            wants = [t.split(": ", 1)[1].rsplit("; given ", 1)[0] for t in texts]
+            lines.append(f"`{path}`: expected one of: " + " | ".join(wants) + f"; given {given}")
+    return lines
 
 
 def validate_config(model_cls, raw, source=None):
@@ -193,9 +218,10 @@ def validate_config(model_cls, raw, source=None):
     try:
         return model_cls.model_validate(raw)
     except ValidationError as err:
-        problems = "\n  ".join(_describe(_clean_loc(e, raw)) for e in err.errors())
-        raise ConfigError(f"Invalid config {source} ({err.error_count()} problem(s)):\n  {problems}"
-                          ) from None
+        cleaned = [_clean_loc(e, raw) for e in err.errors()]
+        lines = _merge([(".".join(map(str, e["loc"])) or "<root>", _describe(e)) for e in cleaned])
+        problems = "\n  ".join(lines)
+        raise ConfigError(f"Invalid config {source} ({len(lines)} problem(s)):\n  {problems}") from None
 
 
 def config_paths(model_cls, prefix=""):

@@ -70,8 +70,9 @@ def make_fmriprep_tree(root, n_runs=3, n_stimuli=8, n_vols=70, tr=2.0, seed=0):
         nib.save(img, dfunc / f"{prefix}_space-{SPACE}_desc-preproc_bold.nii.gz")
         nib.save(nib.Nifti1Image(np.ones(VOL, np.uint8), AFFINE),
                  dfunc / f"{prefix}_space-{SPACE}_desc-brain_mask.nii.gz")
-        pd.DataFrame({"trans_x": rng.normal(scale=0.01, size=n_vols),
-                      "framewise_displacement": np.r_[np.nan, np.abs(rng.normal(size=n_vols - 1))]}
+        motion = {c: rng.normal(scale=0.01, size=n_vols)
+                  for c in ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")}
+        pd.DataFrame({**motion, "framewise_displacement": np.r_[np.nan, np.abs(rng.normal(size=n_vols - 1))]}
                      ).to_csv(dfunc / f"{prefix}_desc-confounds_timeseries.tsv", sep="\t", index=False)
     features = write_features(root / "features.npz", ids, feats)
     return {"root": raw, "derivatives": deriv, "atlas": root / "atlas.nii.gz", "features": features}

@@ -90,7 +90,7 @@ def test_killed_run_resumed_gives_identical_outputs(tmp_path):
     from neurotoolkit.encoding import load_encoder
 
     ea, eb = load_encoder(whole / "encoder_sub-01.h5"), load_encoder(resumed / "encoder_sub-01.h5")
-    np.testing.assert_array_equal(ea.linear_model()["coef"], eb.linear_model()["coef"])
+    np.testing.assert_array_equal(ea.linear_readout()["coef"], eb.linear_readout()["coef"])
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,9 @@ def plot_brain_map(
         return fig
     img = recording.to_nifti(values)
     if bg_img is None and str(recording.space).upper().startswith("MNI"):
-        bg_img = plotting.MNI152TEMPLATE  # None draws no background: the native grid alone
+        from nilearn import datasets  # bundled with nilearn: no download
+
+        bg_img = datasets.load_mni152_template()  # None draws no background: the native grid alone
     fig = figure or plt.figure(figsize=(7, 3))
     plotting.plot_stat_map(img, bg_img=bg_img, threshold=threshold, title=title, cmap=cmap,
                            display_mode=display_mode, figure=fig, vmax=vmax,

@@ -109,6 +109,9 @@ class RidgeCVResults:
     extended_cv_scores: np.ndarray = None
 
 
+# return_weights="auto" in the dual form: the (p, t) weights are formed up to this size
+DUAL_WEIGHTS_AUTO_BYTES = 1 << 30
+
 def default_alphas(X, fit_intercept=True, n_alphas=25, low=1e-4, high=1e4):
     """Data-scaled grid: ``n_alphas`` log-spaced values over [low, high] x mean(s^2).
 
@@ -234,7 +237,10 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         Also return the (n_folds, n_alphas, n_targets) scores.
     return_weights : "auto" | bool
         Form the primal weights (p, t). "auto": always in the primal form;
-        in the dual form only when ``p * t`` values fit in half the memory budget.
+        in the dual form only when ``p * t`` values fit in half the memory budget
+        and in ``DUAL_WEIGHTS_AUTO_BYTES`` (1 GiB): forming them costs
+        ``2 n p t`` flops, as much as a large part of the fit, and predictions
+        from the dual coefficients and the kept design are the same.
     client : dask.distributed.Client | None
         Run the same fit over target chunks on the cluster (X is scattered
         once). Results are the same as the single-process fit.
@@ -262,7 +268,6 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                                  alpha_selection, saturation_threshold, return_weights)
     check_type("extend_grid", extend_grid, bool)
     n, p = X.shape
-    t = Y.shape[1]
     folds = _resolve_folds(cv, groups, n)
     if client is not None:
         return solve_distributed(
@@ -292,7 +297,7 @@ def _fit(X, Y, alphas, folds, be, *, fit_intercept, scoring, solver, alpha_selec
     t = Y.shape[1]
     budget = resolve_memory_budget(memory_budget, be)
     A, k = len(alphas), len(folds)
-    weights_fit = p * t * be.itemsize <= budget // 2
+    weights_fit = p * t * be.itemsize <= min(budget // 2, DUAL_WEIGHTS_AUTO_BYTES)
     plan = make_plan(X, Y.shape, folds, alphas, fit_intercept, solver, be, refit, _x_stats,
                      weights=return_weights is True or (return_weights == "auto" and weights_fit))
     has_dual = getattr(plan, "has_dual", plan.solver == "dual")

@@ -92,7 +92,7 @@ class RidgeDecoder(MultiOutputMixin, RegressorMixin, BaseEstimator):
     ----------
     coef_ : ndarray, shape (n_units, n_dims) | None
         Weights on the *standardized* responses (None when the dual form was
-        used and the weights would not fit in half the memory budget; the
+        used and the weights exceed half the memory budget or 1 GiB; the
         predictions then go through the kernel).
     dual_coef_ : ndarray, shape (n_samples, n_dims) | None
         Dual coefficients (dual form).

@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 
-from .._utils.logging import logger, progress, warn
+from .._utils.logging import logger, progress
 from .._utils.optional import require
 from .._utils.validation import check_int, check_type, describe
 from ..data._recording import Recording
+from ._evaluation import evaluate_units  # noqa: F401  (re-exported for the nonlinear encoders)
 
 __all__ = ["sine_positional_encoding", "train_network", "ensemble_splits", "evaluate_units",
            "check_recording_units", "state_to_arrays", "arrays_to_state", "TrainingHistory",
@@ -157,31 +158,6 @@ def check_recording_units(recording, units, owner):
             f"({recording.n_units} vs {len(units)} units, or a different order)."
         )
     return recording.average_repeats()
-
-
-def evaluate_units(recording, avg, Y_pred, units, subject, owner):
-    """Per-unit table: r, r2, noise ceiling, noise-normalised score (Algonauts, capped at 100)."""
-    import warnings
-
-    from .._ridge._scores import noise_normalized, score_correlation, score_r2
-    from ..data._noise_ceiling import noise_ceiling
-
-    table = units.copy()
-    if avg.n_trials < 2:
-        warn(f"{owner}.evaluate: the test recording has {avg.n_trials} distinct stimulus; r and r2 "
-             "are undefined with fewer than 2 test stimuli and are NaN. Hold out at least 2 stimuli.")
-    with warnings.catch_warnings():
-        if avg.n_trials < 2:
-            warnings.simplefilter("ignore", UserWarning)
-        table["r"] = score_correlation(avg.responses, Y_pred)
-        table["r2"] = score_r2(avg.responses, Y_pred)
-    if recording.repeat_counts().max() >= 2:
-        nc = noise_ceiling(recording, n_average="data")
-        table["noise_ceiling"] = nc
-        table["noise_ceiling_r"] = np.sqrt(nc)
-        table["normalized"] = noise_normalized(table["r"].to_numpy(), nc, kind="r")
-    table.insert(0, "subject", subject)
-    return table
 
 
 def state_to_arrays(state):

@@ -1,22 +1,19 @@
 """VoxelwiseEncoder: stimulus features + ridge + per-unit scores in one object."""
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.deprecation import DEPRECATED, renamed_parameter
 from .._utils.docs import fill_doc
-from .._utils.logging import logger, verbose as verbose_decorator, warn
+from .._utils.logging import logger, verbose as verbose_decorator
 from .._utils.validation import check_min_samples, check_type, describe
-from ..data._noise_ceiling import noise_ceiling as _noise_ceiling
 from ..data._recording import Recording
 from ..data._splits import make_cv
 from ..features._feature_space import FeatureSpace
-from .._ridge._scores import noise_normalized, score_correlation, score_r2
 from . import _timeseries as _ts
 from ._encoder_io import _FORMAT_VERSION, load_encoder
+from ._evaluation import evaluate_units
 from ._hrf import TemporalWeightsMixin
 
 __all__ = ["VoxelwiseEncoder", "load_encoder"]
@@ -433,23 +430,7 @@ class VoxelwiseEncoder(TemporalWeightsMixin, BaseEstimator):
             return self._finish_table(table)
         avg = self._check_test(recording)
         Y_pred = self.predict(avg.stimulus_ids, stimuli=stimuli)
-        table = self.units_.copy()
-        if avg.n_trials < 2:  # r and r2 undefined: one warning, in evaluate's words
-            warn(f"VoxelwiseEncoder.evaluate: the test recording has {avg.n_trials} "
-                 "distinct stimulus; r and r2 are undefined with fewer than 2 test stimuli "
-                 "and are NaN. Hold out at least 2 stimuli.")
-        with warnings.catch_warnings():
-            if avg.n_trials < 2:
-                warnings.simplefilter("ignore", UserWarning)
-            table["r"] = score_correlation(avg.responses, Y_pred)
-            table["r2"] = score_r2(avg.responses, Y_pred)
-        if recording.repeat_counts().max() >= 2:
-            nc = _noise_ceiling(recording, n_average="data")
-            table["noise_ceiling"] = nc
-            table["noise_ceiling_r"] = np.sqrt(nc)
-            table["normalized"] = noise_normalized(table["r"].to_numpy(), nc, kind="r")
-        else:
-            logger.info("No repeats in the test recording: noise ceiling not estimated.")
+        table = evaluate_units(recording, avg, Y_pred, self.units_, owner="VoxelwiseEncoder")
         if len(self.space_names_) > 1 and hasattr(self.estimator_, "score_split"):
             blocks = self._design(list(avg.stimulus_ids), self._spaces_for(avg.stimulus_ids, stimuli))
             split = self.estimator_.score_split(blocks, avg.responses)

@@ -168,3 +168,25 @@ def test_centred_kernel_deflation_allows_float32_with_small_alphas(rng):
     ref, best = _reference_cv(X, Y, alphas, folds)
     np.testing.assert_allclose(res.cv_scores, ref, atol=1e-5)
     np.testing.assert_array_equal(res.best_alpha_index, best)
+
+
+def test_auto_weights_skipped_above_the_size_cap_with_same_predictions(monkeypatch):
+    """Dual form, return_weights="auto": above DUAL_WEIGHTS_AUTO_BYTES RidgeCV keeps the design
+    and the dual coefficients instead of (p, t) weights; predictions are those of the weights."""
+    from neurotoolkit._ridge import _solve_ridge
+    from neurotoolkit.encoding import RidgeCV
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 400))
+    Y = X[:, :5] @ rng.standard_normal((5, 30)) + rng.standard_normal((60, 30))
+    Xt = rng.standard_normal((20, 400))
+    alphas = np.logspace(0, 4, 6)
+    full = RidgeCV(alphas=alphas, cv=4, solver="dual").fit(X, Y)
+    assert full.coef_ is not None
+    monkeypatch.setattr(_solve_ridge, "DUAL_WEIGHTS_AUTO_BYTES", 400 * 30 * 4 - 1)  # float32
+    lean = RidgeCV(alphas=alphas, cv=4, solver="dual").fit(X, Y)
+    assert lean.coef_ is None and lean.X_fit_.shape == X.shape
+    np.testing.assert_array_equal(lean.best_alphas_, full.best_alphas_)
+    np.testing.assert_allclose(lean.predict(Xt), full.predict(Xt), rtol=1e-4, atol=1e-5)  # float32
+    W = lean.X_fit_.T @ lean.dual_coef_  # the weights, when they are wanted
+    np.testing.assert_allclose(W, full.coef_, rtol=1e-4, atol=1e-5)

@@ -21,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import List, Literal, Optional, Union
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator
 
 from ._config import FeaturesConfig, ModelConfig, Strict, validate_config
 from ._data_config import DataConfig
@@ -53,7 +53,17 @@ class EncodeModelConfig(ModelConfig):
     """Keyword arguments of ``neurotoolkit.encoding.VoxelwiseEncoder``."""
 
     cv: Union[PositiveInt, Literal["auto", "runs"]] = Field(
-        "auto", description='alpha CV: "auto" (5 folds of whole stimuli), an int, or "runs" (leave one run out)')
+        "auto", description='alpha CV: "auto" (5 folds of whole stimuli; time series: leave one run '
+        'out), an int (time series: K runs out), or "runs" (leave one run out)')
+    delays: Optional[List[float]] = Field(
+        None, description="FIR delays for time-series responses (data.responses: timeseries), e.g. "
+        "[1, 2, 3, 4] samples; required for time series, ignored for betas")
+    delay_unit: Literal["samples", "s"] = Field("samples", description="unit of `delays` and `trim`")
+    trim: Union[Literal["auto"], NonNegativeFloat] = Field(
+        "auto", description='samples dropped at each run start (time series); "auto": the largest delay')
+    resample: Literal["lanczos", "average", "hrf"] = Field(
+        "lanczos", description="stimulus features -> acquisition times (time series): Lanczos "
+        "interpolation (Huth lab), the mean within each TR, or convolution with a canonical HRF")
 
 
 class EncodeConfig(Strict):
@@ -81,12 +91,14 @@ class EncodeConfig(Strict):
 CONFIG_MODEL = EncodeConfig
 
 
-def _split(rec, cfg, test_ids):
+def _split(rec, cfg, test_ids, timeseries=False):
     """(train, test, description) of one subject's recording."""
     import numpy as np
 
     method = cfg.split.method
     runs = None if rec.runs is None else np.asarray(rec.runs)
+    if method == "auto" and timeseries:
+        method = "runs"
     if method == "auto":
         if test_ids is not None:
             is_test = np.isin(rec.stimulus_ids, test_ids)
@@ -230,6 +242,7 @@ def run(config, verbose=True):
     import numpy as np
     import pandas as pd
 
+    from . import _timeseries as ts
     from ._features import compute_features
     from ._runner import Run
     from ._sources import load_data
@@ -241,23 +254,33 @@ def run(config, verbose=True):
             raise ValueError(f"Invalid value for `data`: the {cfg.data.source} source "
                              f"{getattr(cfg.data, 'name', '')} gives no recordings to encode.")
         for sub, rec in bundle.recordings.items():
-            if rec.is_timeseries:
-                raise ValueError(f"Invalid value for `data.responses`: the encode pipeline fits one "
-                                 f"response per trial, and {sub} is a time series; use responses: betas.")
+            if rec.is_timeseries and cfg.model.delays is None:
+                raise ValueError(f"Invalid value for `model.delays`: {sub} is a time series, which needs "
+                                 "FIR delays (e.g. model.delays: [1, 2, 3, 4]); or set "
+                                 "data.responses: betas to fit one response per trial.")
         spaces = compute_features(cfg.features, bundle.stimuli, run, random_state=cfg.random_state)
         feature_keys = {name: fs.provenance for name, fs in spaces.items()}
         tables, nulls, split_text, n_test = [], {}, {}, {}
         for sub, rec in bundle.recordings.items():
             test_ids = (bundle.extra.get("test_ids") or {}).get(sub)
-            train, test, split_text[sub] = _split(rec, cfg, test_ids)
+            if rec.is_timeseries and cfg.split.method == "stimuli":
+                raise ValueError("Invalid value for `split.method`: a time series is split by whole "
+                                 "runs; use \"runs\" or \"auto\".")
+            train, test, split_text[sub] = _split(rec, cfg, test_ids, timeseries=rec.is_timeseries)
             key = {"data": bundle.extra.get("key"), "subject": sub, "features": feature_keys,
                    "features_cfg": {k: v.model_dump(mode="json") for k, v in cfg.features.items()},
                    "model": cfg.model.model_dump(mode="json"), "split": cfg.split.model_dump(mode="json"),
                    "random_state": cfg.random_state}
-            enc = run.stage(f"model-{sub}", key, lambda: _fit(train, spaces, cfg), kind="encoder")
+            if rec.is_timeseries:
+                timeline = ts.timeline_from_recording(rec)
+                enc = run.stage(f"model-{sub}", key, lambda: ts.fit_timeseries(train, spaces, timeline, cfg),
+                                kind="encoder")
+                scores, nulls[sub], n_test[sub] = ts.evaluate_timeseries(enc, test, timeline, cfg, sub)
+            else:
+                enc = run.stage(f"model-{sub}", key, lambda: _fit(train, spaces, cfg), kind="encoder")
+                scores, nulls[sub], n_test[sub] = _evaluate(enc, test, cfg, sub)
             enc.save(run.output_dir / f"encoder_{sub}.h5", overwrite=True)
             run.add_output(f"encoder_{sub}", run.output_dir / f"encoder_{sub}.h5", "model")
-            scores, nulls[sub], n_test[sub] = _evaluate(enc, test, cfg, sub)
             truth = bundle.extra.get("truth")
             if truth is not None:
                 scores["true_noise_ceiling"] = truth.noise_ceiling(
@@ -282,7 +305,9 @@ def run(config, verbose=True):
         summary = [
             f"data: {cfg.data.source}; subjects: {', '.join(bundle.recordings)}; "
             f"features: {', '.join(f'{k} ({v.n_features})' for k, v in spaces.items())}",
-            "split: " + "; ".join(f"{s}: {t}, {n_test[s]} test stimuli" for s, t in split_text.items()),
+            "split: " + "; ".join(f"{s}: {t}, {n_test[s]} test "
+                                  f"{'samples' if bundle.recordings[s].is_timeseries else 'stimuli'}"
+                                  for s, t in split_text.items()),
             f"best ROI: {best['subject']} {best['roi']} mean r = {best['r_mean']:.3f} "
             f"(chance {best['chance_r_mean']:.3f}, p = {best['p_perm']:.3g}"
             + (f", noise ceiling {best['noise_ceiling_mean']:.2f}" if "noise_ceiling_mean" in best

@@ -18,7 +18,6 @@ affine), ``encoder_<subject>.h5`` (the fitted encoders, for ``probe``),
 """
 
 import logging
-from pathlib import Path
 from typing import List, Literal, Optional, Union
 
 from pydantic import Field, NonNegativeFloat, PositiveInt, field_validator

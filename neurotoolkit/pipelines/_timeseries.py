@@ -42,35 +42,16 @@ def fit_timeseries(train, spaces, timeline, cfg):
     return enc.fit(train, timeline=timeline)
 
 
-def _zscore_runs(Y, runs):
-    Y = np.asarray(Y, dtype=np.float64).copy()
-    for label in pd.unique(runs):
-        rows = runs == label
-        sd = Y[rows].std(axis=0)
-        Y[rows] = (Y[rows] - Y[rows].mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    return Y
-
-
-def evaluate_timeseries(enc, test, timeline, cfg, subject):
-    """Per-unit scores on the held-out runs, circular-shift p-values and the ROI-mean null."""
+def evaluate_timeseries(enc, test, timeline, cfg):
+    """Per-unit scores on the held-out runs, their circular-shift null and the scored sample count."""
     from neurotoolkit.analysis import permutation_scores
+    from neurotoolkit.encoding._timeseries import trim_mask, zscore_runs
 
     scores = enc.evaluate(test, timeline=timeline)
     runs = np.asarray(test.runs)
-    keep = np.zeros(len(runs), dtype=bool)
-    n_start, n_end = enc.trim_
-    for label in pd.unique(runs):
-        rows = np.flatnonzero(runs == label)
-        keep[rows[n_start:len(rows) - n_end]] = True
+    keep = trim_mask(runs, *enc.trim_)  # the samples evaluate() scores
     pred = np.asarray(enc.predict(test, timeline=timeline))[keep]
-    Y = _zscore_runs(test.responses[keep], runs[keep])
+    Y = zscore_runs(test.responses[keep], runs[keep])
     perm = permutation_scores(Y, pred, n_permutations=cfg.inference.n_permutations, kind="circular",
                               metric="correlation", random_state=cfg.random_state, verbose=False)
-    if "subject" in scores:
-        scores["subject"] = subject
-    else:
-        scores.insert(0, "subject", subject)
-    scores["p_perm"] = perm.p_values
-    null_roi = {roi: np.nanmean(perm.null[:, (scores["roi"] == roi).to_numpy()], axis=1)
-                for roi in scores["roi"].unique()}
-    return scores, null_roi, int(keep.sum())
+    return scores, perm, int(keep.sum())

@@ -133,10 +133,8 @@ def _fit(train, spaces, cfg):
     return enc.fit(train)
 
 
-def _evaluate(enc, test, cfg, subject):
-    """Per-unit held-out scores with a label-permutation baseline; and the ROI-mean null."""
-    import numpy as np
-
+def _evaluate(enc, test, cfg):
+    """Per-unit held-out scores, their label-permutation null and the number of test stimuli."""
     from neurotoolkit.analysis import permutation_scores
 
     scores = enc.evaluate(test)
@@ -145,6 +143,13 @@ def _evaluate(enc, test, cfg, subject):
     perm = permutation_scores(avg.responses, pred, n_permutations=cfg.inference.n_permutations,
                               kind="labels", metric="correlation", random_state=cfg.random_state,
                               verbose=False)
+    return scores, perm, avg.n_trials
+
+
+def _attach_null(scores, perm, subject):
+    """Subject column and per-unit p-values on the scores; the ROI-mean null of each ROI."""
+    import numpy as np
+
     if "subject" in scores:
         scores["subject"] = subject
     else:
@@ -152,7 +157,7 @@ def _evaluate(enc, test, cfg, subject):
     scores["p_perm"] = perm.p_values
     null_roi = {roi: np.nanmean(perm.null[:, (scores["roi"] == roi).to_numpy()], axis=1)
                 for roi in scores["roi"].unique()}
-    return scores, null_roi, avg.n_trials
+    return scores, null_roi
 
 
 def _roi_table(scores, nulls, alpha):
@@ -274,10 +279,11 @@ def run(config, verbose=True):
                 timeline = ts.timeline_from_recording(rec)
                 enc = run.stage(f"model-{sub}", key, lambda: ts.fit_timeseries(train, spaces, timeline, cfg),
                                 kind="encoder")
-                scores, nulls[sub], n_test[sub] = ts.evaluate_timeseries(enc, test, timeline, cfg, sub)
+                scores, perm, n_test[sub] = ts.evaluate_timeseries(enc, test, timeline, cfg)
             else:
                 enc = run.stage(f"model-{sub}", key, lambda: _fit(train, spaces, cfg), kind="encoder")
-                scores, nulls[sub], n_test[sub] = _evaluate(enc, test, cfg, sub)
+                scores, perm, n_test[sub] = _evaluate(enc, test, cfg)
+            scores, nulls[sub] = _attach_null(scores, perm, sub)
             enc.save(run.output_dir / f"encoder_{sub}.h5", overwrite=True)
             run.add_output(f"encoder_{sub}", run.output_dir / f"encoder_{sub}.h5", "model")
             truth = bundle.extra.get("truth")

@@ -27,8 +27,8 @@ import numpy as np
 
 from ._scores import scores_from_moments
 
-__all__ = ["eigh", "eigh_many", "f64_cost_ratio", "keep_rank", "prepare_alpha_path",
-           "score_alpha_path"]
+__all__ = ["eigh", "eigh_many", "f64_cost_ratio", "fold_moments", "keep_rank",
+           "prepare_alpha_path", "score_alpha_path"]
 
 # relative eigenvalue gap under which two components are handled directly
 PF_TAU = 1e-9
@@ -132,6 +132,16 @@ def _eigh_checked(a, shift=None, deflate=False):
     return np.linalg.eigh(a)
 
 
+def n_cpus():
+    """CPU cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
 def eigh_many(mats, shift=None, deflate=False):
     """:func:`eigh` of several matrices, run concurrently on the CPU cores.
 
@@ -147,7 +157,6 @@ def eigh_many(mats, shift=None, deflate=False):
     whose constant null vector is removed before the decomposition (see
     :func:`_eigh_checked`); each then returns m - 1 eigenpairs.
     """
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
@@ -155,10 +164,7 @@ def eigh_many(mats, shift=None, deflate=False):
     mats = [np.asarray(m, dtype=np.float64) for m in mats]
     small = [i for i, m in enumerate(mats) if m.shape[0] <= 4096]
     out = [None] * len(mats)
-    try:
-        n_cpu = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        n_cpu = os.cpu_count() or 1
+    n_cpu = n_cpus()
     if small:
         with threadpool_limits(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=max(1, min(n_cpu, len(small)))) as pool:
@@ -311,7 +317,19 @@ def score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be):
         for a in range(A):
             M = f.F @ (Dm_b[a][:, None] * Z)
             quad[a] = be.to_numpy(be.sumsq(M))
-    n_te = f.n_te
+    n_te, sst, ycc, syc, _ = fold_moments(Yte, m_y, be)
+    return scores_from_moments(scoring, n_te, sst, ycc, syc, cross, psum, quad,
+                               eps=100 * np.finfo(be.dtype_name).eps)
+
+
+def fold_moments(Yte, m_y, be):
+    """Test-side sums of one fold: ``(n_te, sst, ycc, syc, m_y)``, float64 (t_b,).
+
+    ``sst`` about the test mean (0 for a target constant within the fold),
+    ``ycc = sum((y - m_y)^2)`` and ``syc = sum(y - m_y)`` with ``m_y`` the
+    training mean (zeros without intercept).
+    """
+    n_te = Yte.shape[0]
     sy_te = Yte.sum(0)
     dev = Yte - (sy_te / n_te)[None, :]
     sst = be.to_numpy(be.sumsq(dev)).astype(np.float64)
@@ -323,4 +341,4 @@ def score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be):
     sst = np.where(sst > 100 * eps**2 * n_te * raw, sst, 0.0)  # constant within the fold
     ycc = sst + n_te * (sy_te / n_te - my) ** 2
     syc = sy_te - n_te * my
-    return scores_from_moments(scoring, n_te, sst, ycc, syc, cross, psum, quad, eps=100 * eps)
+    return n_te, sst, ycc, syc, my

@@ -16,7 +16,7 @@ from ._alpha_path import eigh_many, keep_rank, prepare_alpha_path
 from ._primal import _Fold, _is_complement, as_rows
 from ._profile import phase
 
-__all__ = ["DualPlan", "DualStats", "full_kernel"]
+__all__ = ["DualPlan", "DualStats", "full_kernel", "kernel_mean_term"]
 
 
 def _centre_kernels(K, train, test, fit_intercept):
@@ -36,6 +36,16 @@ def full_kernel(K, fit_intercept):
         return K
     a = K.mean(1)
     return K - a[:, None] - a[None, :] + a.mean()
+
+
+def kernel_mean_term(Xb, x_mean, be):
+    """``Xc x_mean`` (n,), float64, to turn dual coefficients into intercepts."""
+    n, p = Xb.shape
+    xm64 = be.asarray(x_mean, dtype=be.float64)
+    rows = max(1, 2**24 // max(p, 1))
+    return np.concatenate([  # in float64, a few rows at a time
+        be.to_numpy(be.cast(Xb[a:a + rows], "float64") @ xm64) for a in range(0, n, rows)
+    ]) - x_mean @ x_mean
 
 
 def _kernel(X, x_mean, fit_intercept, be):
@@ -99,14 +109,7 @@ class DualPlan:
             if stats is None:
                 stats = DualStats(X, fit_intercept, be)
             K = stats.kernel(gamma)
-            self.x_mean = stats.x_mean
-            if gamma is not None:
-                scale = np.empty(p)
-                for s, g in zip(stats.slices, gamma):
-                    scale[s] = np.sqrt(g)
-                self.x_mean = self.x_mean * scale
-                # X is only needed by the refit (weights and intercepts)
-                X = X * scale.astype(X.dtype) if refit else X
+            self.x_mean, X = self._scaled(stats, gamma, X, refit)
             # X is kept as given (no centred copy of a wide design)
             Xb = be.asarray(X)
             self.X = Xb
@@ -158,18 +161,23 @@ class DualPlan:
             self.full_lam = lam[keep]
             self.full_U = be.asarray(np.ascontiguousarray(U[:, keep]))
             self.full_UT = be.asarray(np.ascontiguousarray(U[:, keep].T))
-            # Xc x_mean, to turn dual coefficients into intercepts
-            xm = self.x_mean
-            xm64 = be.asarray(xm, dtype=be.float64)
-            rows = max(1, 2**24 // max(p, 1))
-            self.kx = np.concatenate([  # in float64, a few rows at a time
-                be.to_numpy(be.cast(Xb[a:a + rows], "float64") @ xm64) for a in range(0, n, rows)
-            ]) - xm @ xm
+            self.kx = kernel_mean_term(Xb, self.x_mean, be)
         del decomps
         self.max_rank = max([f.rank for f in self.folds] + [0])
         self.max_rows = max([f.m_rows for f in self.folds] + [0])
         self.max_test = max([f.n_te for f in self.folds] + [0])
         self.max_train = max([f.n_tr for f in self.folds] + [0])
+
+    @staticmethod
+    def _scaled(stats, gamma, X, refit):
+        """``(x_mean, X)`` with the columns of group ``i`` scaled by ``sqrt(gamma_i)``."""
+        if gamma is None:
+            return stats.x_mean, X
+        scale = np.empty(X.shape[1])
+        for s, g in zip(stats.slices, gamma):
+            scale[s] = np.sqrt(g)
+        # X is only needed by the refit (weights and intercepts)
+        return stats.x_mean * scale, (X * scale.astype(X.dtype) if refit else X)
 
     def fixed_bytes(self):
         b = self.backend.itemsize
@@ -210,8 +218,11 @@ class DualPlan:
 
     def refit_batch(self, Yb, alphas_b, state, return_weights=True):
         """Dual coefficients (n, t_b) and, if asked, weights ``Xc^T C`` (p, t_b)."""
+        return self._refit_from_rotation(self.full_UT @ Yb, alphas_b, return_weights)
+
+    def _refit_from_rotation(self, Q, alphas_b, return_weights):
+        """Refit from ``Q = U^T Y`` (r, t_b) of the full-data decomposition."""
         be = self.backend
-        Q = self.full_UT @ Yb
         D = 1.0 / (self.full_lam[:, None] + np.asarray(alphas_b, dtype=np.float64)[None, :])
         C = self.full_U @ (be.asarray(D) * Q)
         W = None

@@ -30,6 +30,7 @@ import numpy as np
 from .._utils.logging import logger
 from ._alpha_path import eigh_many, f64_cost_ratio, keep_rank
 from ._dual import DualPlan, DualStats, full_kernel
+from ._dual_block import DualBlockPlan, block_applicable, block_cost
 from ._primal import PrimalPlan, PrimalStats
 from ._profile import phase
 
@@ -48,9 +49,32 @@ def _pick_solver(solver, n_features, folds):
     return solver
 
 
+def _fold_dual_cost(t, n_alphas, folds, w64):
+    """Per-fold dual scoring: one decomposition and rotation per fold."""
+    cost = 0.0
+    for tr, te in folds:
+        n_tr, n_te = len(tr), len(te)
+        cost += _EIGH_FACTOR * n_tr**3 + 2.0 * (n_tr + n_te) * n_tr * t + 2.0 * n_te * n_tr**2
+        cost += min(2.0 * n_alphas * min(n_te, n_tr) * n_tr, 2.0 * w64 * n_tr * n_tr) * t
+    return cost
+
+
+def dual_scoring_cost(n, t, alphas, folds, w64, lam_max=None, float32=True):
+    """Cost of scoring the dual form: the cheaper of per-fold decompositions and
+    block deletion on the full decomposition (when the folds allow it)."""
+    cost = _fold_dual_cost(t, len(alphas), folds, w64)
+    if block_applicable(folds, n):
+        cost = min(cost, block_cost(n, t, alphas, folds, w64, lam_max, float32))
+    return cost
+
+
 def estimate_costs(n, p, t, n_alphas, folds, w64=2.5, refit=True, weights=True):
-    """Flop-equivalents of the primal and dual forms: ``{"primal": c, "dual": c}``."""
-    A = n_alphas
+    """Flop-equivalents of the primal and dual forms: ``{"primal": c, "dual": c}``.
+
+    ``n_alphas`` may be the grid itself (the dual block scheme's cost depends on it).
+    """
+    alphas = np.atleast_1d(n_alphas) if np.ndim(n_alphas) else np.ones(int(n_alphas))
+    A = len(alphas)
     primal = 2.0 * n * p * p * w64 + 2.0 * n * p * t
     dual = float(n) * n * p
     for tr, te in folds:
@@ -58,8 +82,7 @@ def estimate_costs(n, p, t, n_alphas, folds, w64=2.5, refit=True, weights=True):
         r = min(p, n_tr)
         primal += _EIGH_FACTOR * p**3 + 2.0 * (p + n_te) * r * t
         primal += min(2.0 * A * min(n_te, r) * r, 2.0 * w64 * r * r) * t
-        dual += _EIGH_FACTOR * n_tr**3 + 2.0 * (n_tr + n_te) * n_tr * t + 2.0 * n_te * n_tr**2
-        dual += min(2.0 * A * min(n_te, n_tr) * n_tr, 2.0 * w64 * n_tr * n_tr) * t
+    dual += dual_scoring_cost(n, t, alphas, folds, w64)
     if refit:
         primal += _EIGH_FACTOR * p**3 + 4.0 * p * min(n, p) * t
         dual += _EIGH_FACTOR * n**3 + 4.0 * n * n * t + (2.0 * n * p * t if weights else 0.0)
@@ -67,11 +90,14 @@ def estimate_costs(n, p, t, n_alphas, folds, w64=2.5, refit=True, weights=True):
 
 
 def make_plan(X, Y_shape, folds, alphas, fit_intercept, solver, be, refit, x_stats=None,
-              weights=True):
+              weights=True, scoring="r2"):
     """The plan of the chosen route, with ``plan.route`` and ``plan.why`` set."""
     if x_stats is not None:
-        plan = x_stats.make_plan(X, folds, alphas, fit_intercept, be, refit)
-        plan.route, plan.why = plan.solver, "banded ridge: statistics shared by the gammas"
+        plan = x_stats.make_plan(X, folds, alphas, fit_intercept, be, refit, Y_shape[1],
+                                 scoring)
+        plan.route = plan.solver
+        plan.why = "banded ridge: statistics shared by the gammas" + (
+            "; " + plan.scheme_why if hasattr(plan, "scheme_why") else "")
         return plan
     n, p = X.shape
     t = Y_shape[1]
@@ -80,7 +106,7 @@ def make_plan(X, Y_shape, folds, alphas, fit_intercept, solver, be, refit, x_sta
         plan.why = (f"asked (solver='lowrank'): randomized range finder found rank "
                     f"{plan.rank} of min(n, p) = {min(n, p)}")
         return plan
-    costs = estimate_costs(n, p, t, len(alphas), folds, f64_cost_ratio(be), refit, weights)
+    costs = estimate_costs(n, p, t, alphas, folds, f64_cost_ratio(be), refit, weights)
     if solver == "auto":
         form = min(costs, key=costs.get)
         why = (f"cost model: primal {costs['primal']:.3g}, dual {costs['dual']:.3g} "
@@ -106,8 +132,9 @@ def make_plan(X, Y_shape, folds, alphas, fit_intercept, solver, be, refit, x_sta
                 plan.why = (f"numerical rank {r} of the kernel <= {LOWRANK_FRACTION} x "
                             f"min(n_train, p) = {min(min_tr, p)}; " + why)
                 return plan
-        plan = DualPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
-                        full_decomp=full)
+        plan = dual_plan(X, folds, alphas, fit_intercept, be, refit, stats, t,
+                         full_decomp=full, scoring=scoring)
+        why += "; " + plan.scheme_why
     else:
         with phase("x_statistics"):
             stats = PrimalStats(X, folds, fit_intercept)
@@ -124,6 +151,58 @@ def make_plan(X, Y_shape, folds, alphas, fit_intercept, solver, be, refit, x_sta
         plan = PrimalPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
                           full_decomp=full)
     plan.route, plan.why = form, why
+    return plan
+
+
+def _top_eigenvalue(K, n_iter=30):
+    """Largest eigenvalue of a PSD matrix by power iteration, rounded up by 1 %."""
+    v = np.random.default_rng(0).standard_normal(K.shape[0])
+    top = 0.0
+    for _ in range(n_iter):
+        w = K @ v
+        top = float(np.linalg.norm(w))
+        if not top > 0:
+            return 0.0
+        v = w / top
+    return 1.01 * top
+
+
+def dual_plan(X, folds, alphas, fit_intercept, be, refit, stats, n_targets, gamma=None,
+              full_decomp=None, scoring="r2"):
+    """The dual plan whose scoring scheme is cheaper for these shapes: per-fold
+    decompositions (:class:`DualPlan`) or block deletion on the full decomposition
+    (:class:`DualBlockPlan`, for R^2 and MSE: it yields residuals, and a correlation
+    needs the predictions' own variance, which ``y - e`` gives only to
+    ``eps * ||y|| / ||y_hat||``). ``plan.scheme_why`` says which and why."""
+    n = X.shape[0]
+    w64 = f64_cost_ratio(be)
+    t = max(int(n_targets), 1)
+    if scoring == "correlation":
+        why = "one decomposition per fold (correlation scoring needs the predictions)"
+    elif len(folds) and block_applicable(folds, n):
+        if full_decomp is not None:
+            lam_max = float(np.max(full_decomp[0], initial=0.0))
+        else:
+            lam_max = _top_eigenvalue(stats.kernel(gamma))
+        per_fold = _fold_dual_cost(t, len(alphas), folds, w64)
+        block = block_cost(n, t, alphas, folds, w64, lam_max, be.dtype_name == "float32")
+        if block < per_fold:
+            plan = DualBlockPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
+                                 gamma=gamma, full_decomp=full_decomp)
+            n64 = int(plan.f64_alpha.sum())
+            plan.scheme_why = (
+                f"scoring by block deletion on one decomposition ({block:.3g} against "
+                f"{per_fold:.3g} flop-equivalents with one decomposition per fold"
+                + (f"; {n64} small alphas scored in float64" if n64 else "") + ")")
+            return plan
+        why = (f"one decomposition per fold ({per_fold:.3g} against {block:.3g} "
+               "flop-equivalents by block deletion)")
+    else:
+        why = ("one decomposition per fold (block deletion needs every training set to be "
+               "the complement of its test set)")
+    plan = DualPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats, gamma=gamma,
+                    full_decomp=full_decomp)
+    plan.scheme_why = why
     return plan
 
 
@@ -304,7 +383,8 @@ class GroupScaledStats:
                 scale[s] = np.sqrt(g)
         return scale
 
-    def make_plan(self, X, folds, alphas, fit_intercept, be, refit):
+    def make_plan(self, X, folds, alphas, fit_intercept, be, refit, n_targets=1,
+                  scoring="r2"):
         """A Primal/DualPlan of ``X`` scaled by ``gamma``; ``folds`` are those given at
         construction, or empty (refit only)."""
         if fit_intercept != self.fit_intercept or be.dtype_name != self.dtype_name:
@@ -315,8 +395,11 @@ class GroupScaledStats:
             stats.__dict__.update(self.stats.__dict__)
             stats.folds = []
         if self.solver == "dual":
-            return DualPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=self.stats,
-                            gamma=self.gamma)
+            if not len(folds):  # refit only
+                return DualPlan(X, folds, alphas, fit_intercept, be, refit=refit,
+                                stats=self.stats, gamma=self.gamma)
+            return dual_plan(X, folds, alphas, fit_intercept, be, refit, self.stats,
+                             n_targets, gamma=self.gamma, scoring=scoring)
         scale = None if self.gamma is None else self.column_scale()
         return PrimalPlan(X, folds, alphas, fit_intercept, be, refit=refit, stats=stats,
                           scale=scale)

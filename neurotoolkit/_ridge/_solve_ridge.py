@@ -299,7 +299,8 @@ def _fit(X, Y, alphas, folds, be, *, fit_intercept, scoring, solver, alpha_selec
     A, k = len(alphas), len(folds)
     weights_fit = p * t * be.itemsize <= min(budget // 2, DUAL_WEIGHTS_AUTO_BYTES)
     plan = make_plan(X, Y.shape, folds, alphas, fit_intercept, solver, be, refit, _x_stats,
-                     weights=return_weights is True or (return_weights == "auto" and weights_fit))
+                     weights=return_weights is True or (return_weights == "auto" and weights_fit),
+                     scoring=scoring)
     has_dual = getattr(plan, "has_dual", plan.solver == "dual")
     if return_weights == "auto":
         return_weights = not has_dual or weights_fit
@@ -368,13 +369,17 @@ def _fit(X, Y, alphas, folds, be, *, fit_intercept, scoring, solver, alpha_selec
                 Yb = load(sl)
             with phase("y_statistics"):
                 state = plan.begin_batch(Yb)
-            fs = np.empty((k, A, sl.stop - sl.start))
-            for i, f in enumerate(plan.folds):
-                with phase("rotations"):
-                    Z, B, Yte, m_y = plan.fold_stats(f, Yb, state)
+            if hasattr(plan, "score_batch"):  # every fold at once (block deletion)
                 with phase("scoring"):
-                    fs[i] = score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be)
-                del Z, B, Yte
+                    fs = plan.score_batch(Yb, state, alphas, scoring)
+            else:
+                fs = np.empty((k, A, sl.stop - sl.start))
+                for i, f in enumerate(plan.folds):
+                    with phase("rotations"):
+                        Z, B, Yte, m_y = plan.fold_stats(f, Yb, state)
+                    with phase("scoring"):
+                        fs[i] = score_alpha_path(f, Z, B, Yte, m_y, alphas, scoring, be)
+                    del Z, B, Yte
             fs[:, :, const[sl]] = 0.0
             cv_scores[:, sl] = fs.mean(0)
             if fold_scores is not None:

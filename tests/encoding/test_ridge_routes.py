@@ -153,10 +153,15 @@ def test_float32_keeps_exact_float64_alphas_where_naive_float32_does_not(rng):
     assert (naive_best != best).any()
 
 
-def test_centred_kernel_deflation_allows_float32_with_small_alphas(rng):
+@pytest.mark.parametrize("scheme", ["block", "folds"])
+def test_centred_kernel_deflation_allows_float32_with_small_alphas(rng, monkeypatch, scheme):
     """A centred kernel has a zero eigenvalue (the constant vector); it is deflated, so
     float32 decompositions apply even for alphas far below the spectrum, with the float64
-    answer."""
+    answer: one decomposition (block deletion) or one per fold plus the refit."""
+    from neurotoolkit._ridge import _route
+
+    if scheme == "folds":
+        monkeypatch.setattr(_route, "block_applicable", lambda folds, n: False)
     X, Y = _problem(rng, 50, 400, 10)
     alphas = np.logspace(0, 3, 4)  # kernel eigenvalues ~ 200-700: well conditioned
     folds = _folds(50)
@@ -164,7 +169,10 @@ def test_centred_kernel_deflation_allows_float32_with_small_alphas(rng):
     before = dict(counts)
     res = solve_ridge_cv(X.astype(np.float32), Y.astype(np.float32), alphas, folds,
                          solver="dual")
-    assert counts["float32"] - before["float32"] == 5 and counts["float64"] == before["float64"]
+    assert ("block deletion on one decomposition" in res.info["why"]) == (scheme == "block")
+    n_decomps = 1 if scheme == "block" else 5
+    assert counts["float32"] - before["float32"] == n_decomps
+    assert counts["float64"] == before["float64"]
     ref, best = _reference_cv(X, Y, alphas, folds)
     np.testing.assert_allclose(res.cv_scores, ref, atol=1e-5)
     np.testing.assert_array_equal(res.best_alpha_index, best)

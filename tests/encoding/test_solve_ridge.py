@@ -399,9 +399,18 @@ def _wide_problem(rng, n=60, p=170, t=9, rank=None):
     return X.astype(np.float32), Y.astype(np.float32)
 
 
+def _per_fold_scheme(monkeypatch):
+    """Dual plans decompose every fold's kernel (not block deletion on one decomposition)."""
+    from neurotoolkit._ridge import _route
+
+    monkeypatch.setattr(_route, "block_applicable", lambda folds, n: False)
+
+
 def test_dual_float32_eigh_when_well_conditioned(rng, monkeypatch):
     """float32 work on a well-conditioned kernel uses float32 decompositions and gives the
-    float64-decomposition answer to float32 accuracy; refit=False skips the full-data one."""
+    float64-decomposition answer to float32 accuracy; refit=False skips the full-data one
+    (per-fold scheme)."""
+    _per_fold_scheme(monkeypatch)
     X, Y = _wide_problem(rng)
     alphas = np.logspace(1, 4, 7)  # kernel eigenvalues ~ 60..420: K + alpha is well conditioned
     counts = _alpha_path.EIGH_CALLS
@@ -422,8 +431,10 @@ def test_dual_float32_eigh_when_well_conditioned(rng, monkeypatch):
     assert sum(counts.values()) - sum(before.values()) == 5
 
 
-def test_dual_float32_eigh_falls_back_on_ill_conditioned_kernels(rng):
-    """Singular kernels with a tiny alpha: float64 decompositions, same answer as float64 work."""
+def test_dual_float32_eigh_falls_back_on_ill_conditioned_kernels(rng, monkeypatch):
+    """Singular kernels with a tiny alpha: float64 decompositions, same answer as float64 work
+    (per-fold scheme)."""
+    _per_fold_scheme(monkeypatch)
     X, Y = _wide_problem(rng, rank=8)
     alphas = np.logspace(-6, 5, 8)
     counts = _alpha_path.EIGH_CALLS

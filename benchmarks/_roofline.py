@@ -9,7 +9,8 @@ is its flops over the bytes its main products must read and write at least once;
 a phase whose AI is below the machine balance (GEMM rate / memory bandwidth) is
 memory-bound whatever the code does.
 
-    from _roofline import gemm_rate, primal_phase_flops, dual_phase_flops, report
+    from _roofline import (gemm_rate, primal_phase_flops, dual_phase_flops,
+                           dual_block_phase_flops, report)
 """
 
 import time
@@ -93,6 +94,32 @@ def dual_phase_flops(n, p, t, n_alphas, folds, refit=True, weights=False, itemsi
     if refit:
         out["decompositions"][0] += EIGH_NOMINAL * n**3
         fl, by = 4.0 * n * n * t, b * (2 * n * n + 2 * n * t)
+        if weights:
+            fl, by = fl + 2.0 * n * p * t, by + b * (n * p + p * t)
+        out["refit"] = [fl, by]
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def dual_block_phase_flops(n, p, t, n_alphas, folds, refit=True, weights=False, itemsize=4,
+                           n_f64=0):
+    """{phase: (flops, bytes)} of the dual route scored by block deletion on one
+    decomposition (``neurotoolkit._ridge._dual_block``); ``n_f64`` alphas in float64."""
+    A, b = n_alphas, itemsize
+    m = n - 1
+    rows = sum(len(te) for _, te in folds)
+    setup = 4.0 * n * m * m  # float64 re-orthonormalization of the eigenvectors
+    for _, te in folds:
+        n_te = len(te)
+        setup += A * (4.0 * n_te * n_te * m + 2.0 * n_te**3)  # M_T(a), its inverse, W_T(a)
+    out = {"x_statistics": [1.0 * n * n * p, b * n * p + 8.0 * n * n],
+           "decompositions": [EIGH_NOMINAL * n**3, 8.0 * n * n],
+           "fold_setup": [setup, 8.0 * (A * rows * m + 2 * n * m)],
+           "y_statistics": [2.0 * n * m * t, b * (n * m + n * t + m * t)],
+           "scoring": [2.0 * A * rows * m * t + 2.0 * A * rows * t,
+                       A * (b * rows * m + b * m * t + b * rows * t)
+                       + n_f64 * 8 * (rows * m + m * t + rows * t)]}
+    if refit:
+        fl, by = 2.0 * n * m * t, b * (n * m + 2 * n * t)
         if weights:
             fl, by = fl + 2.0 * n * p * t, by + b * (n * p + p * t)
         out["refit"] = [fl, by]

@@ -11,13 +11,14 @@ GFLOP/s against the float32 GEMM rate measured in the same run).
     python benchmarks/bench_ridge_dual.py [--quick] [--n-alphas 10] [--repeat 3]
 """
 
+import re
 import sys
 import warnings
 
 import numpy as np
 from _common import (best_of, gb, logo_folds, machine_line, make_problem, measure, table,
                      warm_up)
-from _roofline import dual_phase_flops, gemm_rate, report
+from _roofline import dual_block_phase_flops, dual_phase_flops, gemm_rate, report
 
 from neurotoolkit.encoding import score_r2, solve_ridge_cv
 
@@ -87,7 +88,13 @@ def main():
     print(f"max |CV score - exact float64 CV score|: {d_cv:.2e}")
     print(f"same best alpha as himalaya: {100 * same_mask.mean():.2f} %; max |test R2 "
           f"difference|: {diff[same_mask].max():.2e} (same alpha), {diff.max():.2e} (all)")
-    flops = dual_phase_flops(n, p, t, len(alphas), folds, refit=True, weights=False)
+    if "block deletion" in ours.info["why"]:
+        n64 = int(re.search(r"(\d+) small alphas", ours.info["why"]).group(1)) \
+            if "small alphas" in ours.info["why"] else 0
+        flops = dual_block_phase_flops(n, p, t, len(alphas), folds, refit=True, weights=False,
+                                       n_f64=n64)
+    else:
+        flops = dual_phase_flops(n, p, t, len(alphas), folds, refit=True, weights=False)
     report(ours.info["timings"], flops, rate32, rate64, ours.info["seconds"])
     print(machine_line())
     return 0

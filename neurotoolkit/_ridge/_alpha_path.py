@@ -334,7 +334,7 @@ def fold_moments(Yte, m_y, be):
     dev = Yte - (sy_te / n_te)[None, :]
     sst = be.to_numpy(be.sumsq(dev)).astype(np.float64)
     del dev
-    raw = be.to_numpy(be.sumsq(Yte)).astype(np.float64)
+    raw = be.to_numpy(be.sumsq(Yte, accurate=False)).astype(np.float64)  # a scale only
     sy_te = be.to_numpy(sy_te).astype(np.float64)
     my = np.zeros_like(sy_te) if m_y is None else be.to_numpy(m_y).astype(np.float64)
     eps = np.finfo(be.dtype_name).eps

@@ -210,8 +210,9 @@ class DualPlan:
         B = f.PT @ Yte
         if self.fit_intercept:
             m_y = Ytr.sum(0) / f.n_tr
-            Z = Z - f.u1[:, None] * m_y[None, :]
-            B = B - f.p1[:, None] * m_y[None, :]
+            be = self.backend  # rank-1 updates in place: one pass each
+            be.add_product_(Z, f.u1[:, None], m_y[None, :], alpha=-1.0)
+            be.add_product_(B, f.p1[:, None], m_y[None, :], alpha=-1.0)
         else:
             m_y = None
         return Z, B, Yte, m_y

@@ -98,11 +98,14 @@ def _orthonormal(V, constant_free):
     return V @ (1.5 * np.eye(S.shape[0]) - 0.5 * S)
 
 
-def _residual_maps(V, lam, alphas, tests):
-    """``W(a)`` for every alpha: (sum n_te, m) float64 arrays, the folds' ``W_T(a)`` stacked.
+def _residual_maps(V, lam, alphas, tests, f64_alpha, dtype):
+    """``W(a)`` for every alpha and the inverses ``M_T(a)^-1``.
 
-    ``M_T(a)`` is inverted explicitly (``n_te^3``, then one product); the
-    (fold, alpha) pairs run side by side on the cores, one BLAS thread each.
+    Returns ``(W, Minv)``: ``W[a]`` (sum n_te, m), the folds' ``W_T(a)`` stacked,
+    formed in float64 and stored in ``dtype`` (float64 where ``f64_alpha``);
+    ``Minv[a][i]`` (n_te, n_te) float64, to re-score a few targets in float64
+    without keeping every ``W(a)`` in float64. The (fold, alpha) pairs run side
+    by side on the cores, one BLAS thread each.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -112,20 +115,29 @@ def _residual_maps(V, lam, alphas, tests):
 
     parts = [np.ascontiguousarray(V[te]) for te in tests]
     starts = np.concatenate([[0], np.cumsum([te.size for te in tests])])
-    out = [np.empty((starts[-1], V.shape[1])) for _ in alphas]
+    W = [np.empty((starts[-1], V.shape[1]), dtype=np.float64 if f else dtype)
+         for f in f64_alpha]
+    Minv = [[None] * len(tests) for _ in alphas]
 
     def one(job):
         a, i = job
         g = alphas[a] / (lam + alphas[a])
         Vg = parts[i] * g[None, :]
-        M = Vg @ parts[i].T
-        out[a][starts[i]:starts[i + 1]] = np.linalg.inv(M) @ Vg
+        Minv[a][i] = np.linalg.inv(Vg @ parts[i].T)
+        W[a][starts[i]:starts[i + 1]] = Minv[a][i] @ Vg
 
     jobs = [(a, i) for a in range(len(alphas)) for i in range(len(tests))]
     with threadpool_limits(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=max(1, min(n_cpus(), len(jobs)))) as pool:
             list(pool.map(one, jobs))
-    return out
+    return W, Minv
+
+
+def _stack_rows(be, blocks):
+    """Concatenate 2-D backend arrays along the rows."""
+    if be.name == "numpy":
+        return np.concatenate(blocks)
+    return be._torch.cat(blocks)
 
 
 class DualBlockPlan(DualPlan):
@@ -181,7 +193,12 @@ class DualBlockPlan(DualPlan):
         self.f64_alpha = (gain > BLOCK_MAX_GAIN_32) if be.dtype_name == "float32" \
             else np.zeros(alphas.size, dtype=bool)
         # per alpha: (sum n_te, n - 1) float64, the folds' rows stacked; cast per batch
-        self.W = [be.asarray(Wa, dtype=be.float64) for Wa in _residual_maps(V, lam, alphas, tests)]
+        W, Minv = _residual_maps(V, lam, alphas, tests, self.f64_alpha, be.dtype_name)
+        self.W = [be.asarray(Wa, dtype=be.float64 if f else None)
+                  for Wa, f in zip(W, self.f64_alpha)]
+        self.Minv = [[be.asarray(m, dtype=be.float64) for m in row] for row in Minv]
+        self._alphas = alphas
+        self._lam64 = be.asarray(lam, dtype=be.float64)
         self.V = be.asarray(V)  # (n, m) working dtype: Q = V^T Y
         self.VT = be.asarray(np.ascontiguousarray(V.T))
         self.V64T = be.asarray(np.ascontiguousarray(V.T), dtype=be.float64)
@@ -203,7 +220,9 @@ class DualBlockPlan(DualPlan):
         b = self.backend.itemsize
         n, m = self.n_samples, self.max_rank
         rows = sum(self.n_test)
-        return 8 * n * n + 2 * n * m * b + 8 * n * m + 8 * len(self.W) * rows * m + b * rows * m
+        total = 8 * n * n + 2 * n * m * b + 8 * n * m  # kernel, V, V^T, float64 V^T
+        total += sum(rows * m * (8 if f else b) for f in self.f64_alpha)
+        return total + 8 * len(self.W) * sum(k * k for k in self.n_test)
 
     def bytes_per_target(self, n_alphas, n_folds, coef):
         b = self.backend.itemsize
@@ -252,8 +271,7 @@ class DualBlockPlan(DualPlan):
                        for Yte, m_y, mom in folds]
                 q64 = state["Q64"][:, idx] if "Q64" in state else \
                     self.V64T @ be.cast(Yb[:, idx], "float64")
-                out[:, :, ties] = self._scores(sub, {"Q64": q64}, scoring,
-                                               f64=np.ones(len(alphas), dtype=bool))
+                out[:, :, ties] = self._scores(sub, {"Q64": q64}, scoring, f64=None)
         return out
 
     def _scores(self, folds, state, scoring, f64):
@@ -262,10 +280,15 @@ class DualBlockPlan(DualPlan):
         t_b = folds[0][0].shape[1]
         sse = np.empty((k, A, t_b))
         for a in range(A):
-            if f64[a]:
+            if f64 is None:  # every alpha in float64, from V and M_T(a)^-1 (a few targets)
+                g = self._alphas[a] / (self._lam64 + self._alphas[a])
+                R = (self.V64T * g[:, None]).T @ state["Q64"]  # (I - H(a)) y, (n, t_s)
+                E = _stack_rows(be, [self.Minv[a][i] @ R[rows]
+                                     for i, rows in enumerate(self.test_rows)])
+            elif f64[a]:
                 E = self.W[a] @ state["Q64"]
             else:
-                E = be.cast(self.W[a], "working") @ state["Q"]
+                E = self.W[a] @ state["Q"]
             for i, rows in enumerate(self.fold_rows):
                 sse[i, a] = be.to_numpy(be.sumsq(E[rows]))
             del E

@@ -160,6 +160,7 @@ class PrimalPlan:
                 f.XVtrT = be.asarray(np.ascontiguousarray((Xc64[train] @ V).T))
             f.Vm = be.asarray(Vm)
             prepare_alpha_path(f, P, lam, alphas, be)
+            f.vm_p1 = be.asarray(np.stack([Vm, f.p1_host], 1))  # (r, 2), intercept terms
             self.folds.append(f)
         if refit:
             lam, V = decomps[-1]
@@ -217,31 +218,37 @@ class PrimalPlan:
         return {"Sxy": Sxy, "sy": Yb.sum(0)}
 
     def fold_stats(self, f, Yb, state):
-        """(Z, B, Yte, m_y) for one fold and one batch."""
+        """(Z, B, Yte, m_y) for one fold and one batch.
+
+        The intercept terms are rank-1 and rank-2 updates done in place
+        (:meth:`Backend.add_product_`): one pass over each (r, t_b) array.
+        """
+        be = self.backend
         Yte = Yb[f.test]
         sy_te = Yte.sum(0)
         if self.partition:
             S_te = state["S_te"][self.folds.index(f)]
             T = f.VT @ S_te  # V^T X_te^T Y_te, (r, t_b)
-            VS_tr = f.VT @ (state["Sxy"] - S_te)
+            Z = f.VT @ state["Sxy"]
+            Z -= T
             sy_tr = state["sy"] - sy_te
         elif f.complement:
             T = f.XVteT @ Yte
-            VS_tr = f.VT @ state["Sxy"] - T
+            Z = f.VT @ state["Sxy"]
+            Z -= T
             sy_tr = state["sy"] - sy_te
         else:
             T = f.XVteT @ Yte
             Ytr = Yb[f.train]
-            VS_tr = f.XVtrT @ Ytr
+            Z = f.XVtrT @ Ytr
             sy_tr = Ytr.sum(0)
-        if self.fit_intercept:
-            m_y = sy_tr / f.n_tr
-            Z = VS_tr - f.n_tr * (f.Vm[:, None] * m_y[None, :])
-            B = T - f.Vm[:, None] * sy_te[None, :] - f.p1[:, None] * m_y[None, :]
-        else:
-            m_y = None
-            Z, B = VS_tr, T
-        return Z, B, Yte, m_y
+        if not self.fit_intercept:
+            return Z, T, Yte, None
+        m_y = sy_tr / f.n_tr
+        # Z -= n_tr Vm m_y^T;  B = T - Vm sy_te^T - p1 m_y^T
+        be.add_product_(Z, f.Vm[:, None], m_y[None, :], alpha=-float(f.n_tr))
+        be.add_product_(T, f.vm_p1, be.stack([sy_te, m_y]), alpha=-1.0)
+        return Z, T, Yte, m_y
 
     def refit_batch(self, Yb, alphas_b, state, return_weights=True):
         """Coefficients (p, t_b) for per-target alphas, in one pass: ``W = V (D * Z)``."""

@@ -3,7 +3,10 @@
 Targets are independent given X and the folds, so each worker runs the
 single-process solver on its chunk (X is scattered once, with the same alphas
 and folds) and the chunks are concatenated: the result is the same as one
-fit. Saturation counts and warnings are computed once, centrally.
+fit. The X side (statistics, decompositions, per-fold arrays: the plan) is
+built once by the client and scattered with X, so workers only do the
+per-target work (numpy backend; other backends build it on each worker).
+Saturation counts and warnings are computed once, centrally.
 """
 
 import numpy as np
@@ -15,7 +18,7 @@ from ._selection import saturation
 __all__ = ["solve_distributed"]
 
 
-def _solve_chunk(X, Y, alphas, folds, kwargs):
+def _solve_chunk(X, Y, alphas, folds, kwargs, plan=None):
     """Worker-side fit of one chunk of targets (no warnings: they are summed centrally)."""
     import warnings
 
@@ -24,7 +27,25 @@ def _solve_chunk(X, Y, alphas, folds, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return solve_ridge_cv(X, Y, alphas, folds, saturation_threshold=1.0,
-                              return_fold_scores=True, **kwargs)
+                              return_fold_scores=True, _plan=plan, **kwargs)
+
+
+def _shared_plan(X, t, alphas, folds, kwargs):
+    """The X-side plan built here for every worker, or None (non-numpy backends)."""
+    from .._utils.backend import get_backend, resolve_backend
+    from ._route import make_plan
+    from ._solve_ridge import DUAL_WEIGHTS_AUTO_BYTES
+
+    name, _ = resolve_backend(kwargs.get("backend", "auto"), kwargs.get("device", "auto"))
+    if name != "numpy":  # torch plans hold device tensors: built on each worker
+        return None
+    be = get_backend("numpy", dtype=kwargs.get("dtype", "float32"))
+    rw = kwargs.get("return_weights", "auto")
+    weights = rw is True or (rw == "auto"
+                             and X.shape[1] * t * be.itemsize <= DUAL_WEIGHTS_AUTO_BYTES)
+    return make_plan(X, (X.shape[0], t), folds, alphas, kwargs.get("fit_intercept", True),
+                     kwargs.get("solver", "auto"), be, kwargs.get("refit", True),
+                     weights=weights, scoring=kwargs.get("scoring", "r2"))
 
 
 def solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
@@ -45,9 +66,11 @@ def solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
     bounds = np.linspace(0, t, n_chunks + 1).astype(int)
     X_future = client.scatter(X, broadcast=True)
     kwargs["alpha_selection"] = alpha_selection
+    plan = _shared_plan(X, t, alphas, folds, kwargs)
+    plan_future = None if plan is None else client.scatter(plan, broadcast=True)
     futures = [
         client.submit(_solve_chunk, X_future, np.ascontiguousarray(Y[:, a:b]), alphas, folds,
-                      kwargs, pure=False)
+                      kwargs, plan_future, pure=False)
         for a, b in zip(bounds[:-1], bounds[1:])
     ]
     parts = client.gather(futures)
@@ -74,6 +97,6 @@ def solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
         scoring=first.scoring, n_saturated_low=n_low, n_saturated_high=n_high,
         n_unpredictive_saturated=n_unpred, saturated=saturated, constant_targets=const,
         n_folds=first.n_folds, batch_size=min(r.batch_size for r in parts),
-        info=dict(first.info, n_chunks=n_chunks),
+        info=dict(first.info, n_chunks=n_chunks, shared_plan=plan is not None),
     )
 

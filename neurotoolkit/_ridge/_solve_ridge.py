@@ -194,7 +194,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                    device="auto", dtype="float32", memory_budget=None,
                    saturation_threshold=0.05, return_fold_scores=False,
                    return_weights="auto", client=None, extend_grid=False, verbose=None,
-                   _x_stats=None):
+                   _x_stats=None, _plan=None):
     """Ridge regression with one cross-validated alpha per target.
 
     Parameters
@@ -268,6 +268,9 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
     _x_stats : GroupScaledStats | None
         Private (banded ridge): precomputed statistics of ``X`` and the folds,
         with a group scaling; ``X`` is then the unscaled design.
+    _plan : plan | None
+        Private (dask workers): the X-side plan of ``X``, ``cv`` and ``alphas``, built
+        once by the client (``_route.make_plan``) instead of on every worker.
 
     Returns
     -------
@@ -294,7 +297,7 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
                    solver=solver, alpha_selection=alpha_selection, refit=refit, dtype=dtype,
                    memory_budget=memory_budget, saturation_threshold=saturation_threshold,
                    return_fold_scores=return_fold_scores, return_weights=return_weights,
-                   extend_grid=extend_grid, _x_stats=_x_stats)
+                   extend_grid=extend_grid, _x_stats=_x_stats, _plan=_plan)
     res.info["seconds"] = time.perf_counter() - t0
     res.info["timings"] = {k: times[k] for k in PHASES if k in times}
     return res
@@ -302,16 +305,17 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
 
 def _fit(X, Y, alphas, folds, be, *, fit_intercept, scoring, solver, alpha_selection, refit,
          dtype, memory_budget, saturation_threshold, return_fold_scores, return_weights,
-         extend_grid, _x_stats):
+         extend_grid, _x_stats, _plan=None):
     """:func:`solve_ridge_cv` on one process, after validation (see there)."""
     n, p = X.shape
     t = Y.shape[1]
     budget = resolve_memory_budget(memory_budget, be)
     A, k = len(alphas), len(folds)
     weights_fit = p * t * be.itemsize <= min(budget // 2, DUAL_WEIGHTS_AUTO_BYTES)
-    plan = make_plan(X, Y.shape, folds, alphas, fit_intercept, solver, be, refit, _x_stats,
-                     weights=return_weights is True or (return_weights == "auto" and weights_fit),
-                     scoring=scoring)
+    plan = _plan if _plan is not None else make_plan(
+        X, Y.shape, folds, alphas, fit_intercept, solver, be, refit, _x_stats,
+        weights=return_weights is True or (return_weights == "auto" and weights_fit),
+        scoring=scoring)
     has_dual = getattr(plan, "has_dual", plan.solver == "dual")
     if return_weights == "auto":
         return_weights = not has_dual or weights_fit

@@ -298,17 +298,26 @@ def test_torch_backend_matches_numpy(rng):
         np.testing.assert_allclose(b.intercept, a.intercept, rtol=1e-8)
 
 
-def test_dask_client_gives_same_results(rng):
+@pytest.mark.parametrize("p", [6, 80])  # primal; dual (block deletion)
+def test_dask_client_gives_same_results(rng, p):
+    """Same results as one process; the X side (decompositions) is built once by the
+    client and shared, not once per worker."""
     distributed = pytest.importorskip("distributed")
-    X, Y = _problem(rng, n=40, p=6, t=17)
+    X, Y = _problem(rng, n=40, p=p, t=17)
     alphas = np.logspace(-1, 3, 6)
+    counts = _alpha_path.EIGH_CALLS
+    before = sum(counts.values())
     ref = solve_ridge_cv(X, Y, alphas, 5, dtype="float64", return_fold_scores=True)
+    n_decomps = sum(counts.values()) - before
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
+        before = sum(counts.values())
         res = solve_ridge_cv(X, Y, alphas, 5, dtype="float64", client=client,
                              return_fold_scores=True)
-    assert res.info["n_chunks"] == 2
+        assert sum(counts.values()) - before == n_decomps
+    assert res.info["n_chunks"] == 2 and res.info["shared_plan"]
+    assert res.solver == ref.solver == ("primal" if p == 6 else "dual")
     np.testing.assert_array_equal(res.best_alphas, ref.best_alphas)
     np.testing.assert_allclose(res.cv_scores, ref.cv_scores, atol=1e-12)
     np.testing.assert_allclose(res.fold_scores, ref.fold_scores, atol=1e-12)

@@ -68,11 +68,11 @@ def solve_distributed(client, X, Y, alphas, folds, *, saturation_threshold,
     kwargs["alpha_selection"] = alpha_selection
     plan = _shared_plan(X, t, alphas, folds, kwargs)
     plan_future = None if plan is None else client.scatter(plan, broadcast=True)
-    futures = [
-        client.submit(_solve_chunk, X_future, np.ascontiguousarray(Y[:, a:b]), alphas, folds,
-                      kwargs, plan_future, pure=False)
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
+    # chunks go straight to the workers (not through the scheduler's task graph)
+    chunks = client.scatter([np.ascontiguousarray(Y[:, a:b])
+                             for a, b in zip(bounds[:-1], bounds[1:])])
+    futures = [client.submit(_solve_chunk, X_future, chunk, alphas, folds, kwargs, plan_future,
+                             pure=False) for chunk in chunks]
     parts = client.gather(futures)
     logger.info("solve_ridge_cv: %d target chunks on %d dask workers", n_chunks, n_workers)
 

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 from _common import gb, kfold, machine_line, measure, parse_args, table
+from _roofline import dual_block_phase_flops, dual_phase_flops, gemm_rate, primal_phase_flops, report
 
 from neurotoolkit.encoding import (
     BandedRidgeCV,
@@ -145,6 +146,28 @@ def main():
     print(f"max |test R2 difference|: {diff[same].max():.2e} on targets with the same "
           f"band alphas, {diff.max():.2e} on all")
     print(f"max |CV score difference| (per gamma, at each target's best alpha): {d_cv:.2e}")
+    print(f"route (first gamma): {res.info['why']}")
+    report(res.info["timings"], banded_flops(res, n, sum(widths), t, len(alphas), folds),
+           gemm_rate("float32"), gemm_rate("float64"), t_fun, label="BandedRidgeCV (function)")
+    print(machine_line())
+
+
+def banded_flops(res, n, p, t, n_alphas, folds):
+    """Phase flops of a banded search: the shared statistics once, the per-gamma phases
+    times the gammas run, one refit per distinct chosen gamma."""
+    why = res.info["why"] or ""
+    if res.solver == "primal":
+        one = primal_phase_flops(n, p, t, n_alphas, folds, refit=True)
+    elif "block deletion" in why:
+        one = dual_block_phase_flops(n, p, t, n_alphas, folds, refit=True)
+    else:
+        one = dual_phase_flops(n, p, t, n_alphas, folds, refit=True)
+    n_refits = len(np.unique(res.best_iter))
+    out = {}
+    for phase, entry in one.items():
+        k = 1 if phase == "x_statistics" else n_refits if phase == "refit" else res.n_iter
+        out[phase] = tuple(k * v for v in entry)
+    return out
 
 
 if __name__ == "__main__":

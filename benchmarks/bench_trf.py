@@ -22,10 +22,13 @@ to max |coef|.
 """
 
 import argparse
+import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from _common import gb, machine_line, measure, table
+from _roofline import EIGH_NOMINAL, gemm_rate, report
 
 from neurotoolkit.encoding import TemporalReceptiveField
 from neurotoolkit.simulation import simulate_trf_ephys
@@ -91,7 +94,7 @@ def main():
     rows.append(["neurotoolkit, 1 alpha, intercept", f"{t_ours1:.2f}", gb(m_ours1), "1.0", "-"])
     rows.append(["mtrf TRF.train (bias)", f"{t_mt:.2f}", gb(m_mt), f"{t_mt / t_ours1:.1f}",
                  rel(ours1.coef_, w)])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _phase_timers() as phases:
         warnings.simplefilter("ignore")
         cv, t_cv, m_cv = measure(TemporalReceptiveField(tmin, tmax, sf, device=args.device).fit,
                                  X, Y, runs=runs)
@@ -102,6 +105,61 @@ def main():
     r = [np.corrcoef(cv.coef_[c].ravel(), sim.kernels[c].ravel())[0, 1] for c in high]
     print(f"CV model: kernel correlation with the planted TRF on {high.size} channels with "
           f"SNR >= 1: median {np.median(r):.3f}, min {np.min(r):.3f}")
+    n_cols = cv.spec_.n_columns
+    report(phases, trf_phase_flops(n, X.shape[1], n_cols, Y.shape[1], 25, n_runs),
+           gemm_rate("float32"), gemm_rate("float64"), t_cv,
+           label=f"TRF, 25 alphas x {n_runs}-fold run CV (all float64)")
+    print(machine_line())
+
+
+@contextmanager
+def _phase_timers():
+    """Seconds spent in the TRF's statistics, decompositions, scoring and refit (module
+    functions wrapped; exclusive: a nested phase's time is taken from its caller's)."""
+    from neurotoolkit.encoding import _lags, _trf
+
+    times, stack = {}, []
+    targets = [(_trf, "LaggedStats", "y_statistics"), (_trf, "fold_moments", "fold_setup"),
+               (_trf, "score_folds", "scoring"), (_trf, "refit", "refit"),
+               (_lags, "eigh_many", "decompositions")]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in targets]
+
+    def wrap(label, fn):
+        def timed(*a, **k):
+            stack.append(label)
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                sec = time.perf_counter() - t0
+                stack.pop()
+                times[label] = times.get(label, 0.0) + sec
+                if stack:
+                    times[stack[-1]] = times.get(stack[-1], 0.0) - sec
+        return timed
+
+    for mod, name, label in targets:
+        setattr(mod, name, wrap(label, getattr(mod, name)))
+    try:
+        yield times
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+
+
+def trf_phase_flops(n, f, P, t, A, k):
+    """{phase: (flops, bytes, float64 flops)} of the TRF fit (all float64): lagged statistics
+    (X_lag^T Y and one block row of X_lag^T X), per fold an eigendecomposition of the
+    (P, P) Gram, the rotations and one (P, P) x (P, t) product per alpha, the refit."""
+    stats = 2.0 * n * P * t + 2.0 * n * f * P
+    eig = (k + 1) * EIGH_NOMINAL * P**3
+    scoring = k * (4.0 * P**3 + 4.0 * P * P * t + 2.0 * A * P * P * t)
+    refit_f = 4.0 * P * P * t
+    return {"y_statistics": (stats, 8.0 * (n * f + n * t + P * t), stats),
+            "fold_setup": (0.0, 0.0, 0.0),
+            "decompositions": (eig, 8.0 * (k + 1) * P * P, eig),
+            "scoring": (scoring, 8.0 * k * (3 * P * P + 2 * P * t), scoring),
+            "refit": (refit_f, 8.0 * (2 * P * P + 2 * P * t), refit_f)}
 
 
 if __name__ == "__main__":

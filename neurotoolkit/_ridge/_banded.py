@@ -13,6 +13,7 @@ keeps per target the (gamma, alpha) pair with the best CV score (himalaya's
 ``GroupRidgeCV`` random search; Dupre la Tour et al., 2022) and refits.
 """
 
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -76,7 +77,9 @@ class BandedRidgeCVResults:
     solver : "primal" | "dual"
     scoring : the CV score.
     n_folds : int
-    info : dict, backend, device, dtype.
+    info : dict, backend, device, dtype; "timings" (engine phases in seconds, summed over
+        the gammas, plus the shared statistics and the refit) and "why" (the route of the
+        first gamma).
     """
 
     alphas: np.ndarray
@@ -334,7 +337,10 @@ def solve_banded_ridge_cv(Xs, Y, alphas=None, cv=5, *, groups=None, n_features_p
     folds = _resolve_folds(cv, groups, len(Y))
     # X^T X (per fold) or the per-space kernels, computed once for every gamma
     be = get_backend(backend, device=device, dtype=dtype)
+    t0 = time.perf_counter()
     x_stats = GroupScaledStats(X_all, folds, slices, fit_intercept, solver, be)
+    timings = {"x_statistics": time.perf_counter() - t0}  # engine phases, summed over gammas
+    why = None
     cv_kwargs = dict(fit_intercept=fit_intercept, scoring=scoring, solver=solver, refit=False,
                      alpha_selection=alpha_selection, backend=be, dtype=dtype,
                      memory_budget=memory_budget,
@@ -361,6 +367,9 @@ def solve_banded_ridge_cv(Xs, Y, alphas=None, cv=5, *, groups=None, n_features_p
                 warnings.simplefilter("ignore")
             res = solve_ridge_cv(X_all, Y, alphas, folds, **cv_kwargs,
                                  _x_stats=x_stats.with_gamma(gammas[it]))
+        for phase_name, sec in res.info["timings"].items():
+            timings[phase_name] = timings.get(phase_name, 0.0) + sec
+        why = why or res.info["why"]
         score = _score_at_best(res)
         cv_scores.append(score)
         n_done = it + 1
@@ -391,8 +400,10 @@ def solve_banded_ridge_cv(Xs, Y, alphas=None, cv=5, *, groups=None, n_features_p
     best_gammas = gammas[best_iter].T.copy()
     coef = intercept = None
     if refit:
+        t0 = time.perf_counter()
         coef, intercept = _refit(X_all, Y, slices, gammas, best_iter, best_alphas, x_stats, be,
                                  fit_intercept, dtype, memory_budget)
+        timings["refit"] = timings.get("refit", 0.0) + time.perf_counter() - t0
     threshold = 1.0 if saturation_threshold is None else saturation_threshold
     *_, saturated = saturation(best_index, best_table, alphas, constant, threshold, scoring)
     return BandedRidgeCVResults(
@@ -404,7 +415,8 @@ def solve_banded_ridge_cv(Xs, Y, alphas=None, cv=5, *, groups=None, n_features_p
         intercept=intercept, saturated=saturated, constant_targets=constant, slices=slices,
         space_names=names, n_iter=n_done, solver=x_stats.solver, scoring=scoring,
         n_folds=len(folds),
-        info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name},
+        info={"backend": be.name, "device": str(be.device), "dtype": be.dtype_name,
+              "timings": timings, "why": why},
     )
 
 

@@ -116,7 +116,7 @@ def dual_block_phase_flops(n, p, t, n_alphas, folds, refit=True, weights=False, 
         setup += A * (4.0 * n_te * n_te * m + 2.0 * n_te**3)  # M_T(a), its inverse, W_T(a)
     out = {"x_statistics": [1.0 * n * n * p, b * n * p + 8.0 * n * n],
            "decompositions": [EIGH_NOMINAL * n**3, 8.0 * n * n],
-           "fold_setup": [setup, 8.0 * (A * rows * m + 2 * n * m)],
+           "fold_setup": [setup, 8.0 * (A * rows * m + 2 * n * m), setup],  # float64
            "y_statistics": [2.0 * n * m * t, b * (n * m + n * t + m * t)],
            "scoring": [2.0 * A * rows * m * t + 2.0 * A * rows * t,
                        A * (b * rows * m + b * m * t + b * rows * t)

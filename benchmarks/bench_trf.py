@@ -155,7 +155,8 @@ def trf_phase_flops(n, f, P, t, A, k):
     eig = (k + 1) * EIGH_NOMINAL * P**3
     scoring = k * (4.0 * P**3 + 4.0 * P * P * t + 2.0 * A * P * P * t)
     refit_f = 4.0 * P * P * t
-    return {"y_statistics": (stats, 8.0 * (n * f + n * t + P * t), stats),
+    # the lagged rows are materialized chunk by chunk (written and read once: 16 n P bytes)
+    return {"y_statistics": (stats, 8.0 * (n * f + n * t + P * t) + 16.0 * n * P, stats),
             "fold_setup": (0.0, 0.0, 0.0),
             "decompositions": (eig, 8.0 * (k + 1) * P * P, eig),
             "scoring": (scoring, 8.0 * k * (3 * P * P + 2 * P * t), scoring),

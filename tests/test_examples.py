@@ -29,6 +29,17 @@ def test_ridge_on_arrays_matches_sklearn():
     assert err < 1e-4
 
 
+def test_ridge_engine_routes(tmp_path):
+    """The example's two designs take the primal and the dual (block deletion) forms, with the
+    alphas of an exact float64 cross-validation, and the phase figure is written."""
+    res = _load("ridge_engine_routes.py")["main"](["--out", str(tmp_path / "phases.png")])
+    assert res["narrow"]["route"] == "primal" and res["wide"]["route"] == "dual"
+    assert "block deletion on one decomposition" in res["wide"]["why"]
+    assert res["narrow"]["same"] >= 0.998 and res["wide"]["same"] >= 0.998
+    assert set(res["wide"]["timings"]) >= {"x_statistics", "decompositions", "scoring"}
+    assert (tmp_path / "phases.png").stat().st_size > 1000
+
+
 def test_encode_92objects(data_mirror, tmp_path):
     scores = _load("encode_92objects.py")["main"](["--out", str(tmp_path / "fig.png")])
     assert (tmp_path / "fig.png").stat().st_size > 1000

@@ -7,14 +7,14 @@ vector (``V`` (n, n - 1) orthonormal, orthogonal to 1) and
 ``g_k(a) = a / (lam_k + a)`` (without intercept: the plain kernel, ``V``
 (n, n)). Leaving out the rows ``T`` of a fold (training = all other rows,
 centred with their own means) gives the held-out residuals exactly
-(block deletion for penalized least squares; Hastie, Tibshirani &
-Friedman, 2009, sec. 7.10; Rifkin & Lippert, 2007):
+(the block form of the leave-one-out identity for linear smoothers, Hastie,
+Tibshirani & Friedman, 2009, eq. 7.52; Rifkin & Lippert, 2007):
 
     e_T(a) = M_T(a)^-1 [(I - H(a)) y]_T,   M_T(a) = V_T diag(g(a)) V_T^T
 
 so with ``Q = V^T Y`` (one rotation per batch of targets) and
-``W_T(a) = M_T(a)^-1 V_T diag(g(a))`` (n_te, n - 1), float64, formed once
-per fit, the residuals of every fold for one alpha are ONE product
+``W_T(a) = M_T(a)^-1 V_T diag(g(a))`` (n_te, n - 1), formed once per fit in
+float64 and kept in the working dtype, the residuals of every fold for one alpha are ONE product
 ``W(a) Q`` with the folds' rows stacked. Against the per-fold plan
 (``_dual.DualPlan``: one eigendecomposition and one rotation per fold) this
 saves k eigendecompositions and k rotations of ``n_tr^2 t`` for
@@ -26,7 +26,10 @@ float64, so the decomposition is exact for a kernel within the backward error
 of ``eigh`` (as in the per-fold plan) and block deletion is exact for that
 kernel. The only rounding left is the float32 product ``W(a) Q``, amplified
 by ``||W_T(a)|| <= (g_min(a) (1 - n_te / n))^-1/2``; alphas whose bound
-exceeds ``BLOCK_MAX_GAIN_32`` are scored with float64 products instead.
+exceeds ``BLOCK_MAX_GAIN_32`` are scored with float64 products instead, and
+targets whose two best CV scores are within ``BLOCK_TIE_TOL`` are re-scored in
+float64 (from ``V`` and the ``M_T(a)^-1``). R^2 and MSE only: residuals give a
+prediction's own variance (a correlation) only to ``eps ||y|| / ||y_hat||``.
 """
 
 import numpy as np

@@ -222,8 +222,13 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         route (a primal fit on ``F`` with ``X_c = F V^T``, exact) when the
         full-data decomposition shows a numerical rank of at most half of
         ``min(n_train, n_features)``; ``info["route"]`` and ``info["why"]``
-        in the results say which and why. "lowrank" finds ``F`` by a
-        randomized range finder and raises when X is not of low rank.
+        in the results say which and why. In the dual form with R^2 or MSE
+        scoring and folds whose training sets are the complements of their
+        test sets, every fold is scored by block deletion on ONE
+        decomposition of the full kernel when the cost model finds it
+        cheaper than one decomposition per fold (``_ridge/_dual_block.py``).
+        "lowrank" finds ``F`` by a randomized range finder and raises when X
+        is not of low rank.
     alpha_selection : "best" | "1se" | "shared"
         Per-target argmax (ties go to the larger alpha); the largest alpha
         within one fold-standard-deviation of the best; or one alpha for all

@@ -101,18 +101,9 @@ class DualPlan:
     def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
                  gamma=None, full_decomp=None):
         be = backend
-        self.backend = be
-        self.fit_intercept = fit_intercept
         n, p = X.shape
-        self.n_samples, self.n_features = n, p
         with phase("x_statistics"):
-            if stats is None:
-                stats = DualStats(X, fit_intercept, be)
-            K = stats.kernel(gamma)
-            self.x_mean, X = self._scaled(stats, gamma, X, refit)
-            # X is kept as given (no centred copy of a wide design)
-            Xb = be.asarray(X)
-            self.X = Xb
+            K, Xb = self._design_kernel(X, stats, gamma, fit_intercept, be, refit)
             eps = np.finfo(be.dtype_name).eps
             mats, parts = [], []
             for train, test in folds:
@@ -168,16 +159,24 @@ class DualPlan:
         self.max_test = max([f.n_te for f in self.folds] + [0])
         self.max_train = max([f.n_tr for f in self.folds] + [0])
 
-    @staticmethod
-    def _scaled(stats, gamma, X, refit):
-        """``(x_mean, X)`` with the columns of group ``i`` scaled by ``sqrt(gamma_i)``."""
-        if gamma is None:
-            return stats.x_mean, X
-        scale = np.empty(X.shape[1])
-        for s, g in zip(stats.slices, gamma):
-            scale[s] = np.sqrt(g)
-        # X is only needed by the refit (weights and intercepts)
-        return stats.x_mean * scale, (X * scale.astype(X.dtype) if refit else X)
+    def _design_kernel(self, X, stats, gamma, fit_intercept, be, refit):
+        """Set the design-side attributes; return the (n, n) kernel of ``X`` with the columns
+        of group ``i`` scaled by ``sqrt(gamma_i)`` and ``X`` (scaled) on the backend."""
+        self.backend = be
+        self.fit_intercept = fit_intercept
+        self.n_samples, self.n_features = X.shape
+        if stats is None:
+            stats = DualStats(X, fit_intercept, be)
+        self.x_mean = stats.x_mean
+        if gamma is not None:
+            scale = np.empty(X.shape[1])
+            for s, g in zip(stats.slices, gamma):
+                scale[s] = np.sqrt(g)
+            self.x_mean = stats.x_mean * scale
+            # X is only needed by the refit (weights and intercepts)
+            X = X * scale.astype(X.dtype) if refit else X
+        self.X = be.asarray(X)  # kept as given (no centred copy of a wide design)
+        return stats.kernel(gamma), self.X
 
     def fixed_bytes(self):
         b = self.backend.itemsize

@@ -35,7 +35,7 @@ prediction's own variance (a correlation) only to ``eps ||y|| / ||y_hat||``.
 import numpy as np
 
 from ._alpha_path import fold_moments, keep_rank
-from ._dual import DualPlan, DualStats, full_kernel, kernel_mean_term
+from ._dual import DualPlan, full_kernel, kernel_mean_term
 from ._primal import as_rows
 from ._profile import phase
 from ._scores import scores_from_moments
@@ -157,16 +157,9 @@ class DualBlockPlan(DualPlan):
     def __init__(self, X, folds, alphas, fit_intercept, backend, refit=True, stats=None,
                  gamma=None, full_decomp=None):
         be = backend
-        self.backend = be
-        self.fit_intercept = fit_intercept
-        n, p = X.shape
-        self.n_samples, self.n_features = n, p
+        n = X.shape[0]
         with phase("x_statistics"):
-            if stats is None:
-                stats = DualStats(X, fit_intercept, be)
-            K = stats.kernel(gamma)
-            self.x_mean, X = self._scaled(stats, gamma, X, refit)
-            self.X = be.asarray(X)
+            K, _ = self._design_kernel(X, stats, gamma, fit_intercept, be, refit)
         shift = float(np.min(alphas)) if be.dtype_name == "float32" and len(alphas) else None
         if full_decomp is None:
             from ._alpha_path import eigh_many

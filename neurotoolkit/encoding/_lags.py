@@ -27,7 +27,7 @@ from .._ridge._alpha_path import eigh_many, keep_rank
 from .._ridge._scores import scores_from_moments
 from .._utils.validation import _raise
 
-_CHUNK = 8192  # rows of the lagged design formed at a time
+_CHUNK_BYTES = 16 << 20  # size of the block of lagged rows formed at a time
 
 __all__ = ["LagSpec", "LaggedStats", "check_runs", "fold_moments", "times_to_lags"]
 
@@ -170,17 +170,33 @@ class LaggedStats:
         # at lag l sits in window t + P - l_max at position l_max - l (lags reversed)
         win = np.lib.stride_tricks.sliding_window_view(xpad, L, axis=0)  # (.., f, L)
         k0 = a + P - int(lags[-1])
-        base = np.zeros((f, L * f))  # G[0, :] block row, (f, (L, f)) with lags reversed
-        Sxy = 0.0
-        sx = np.zeros(L * f)
-        for c0 in range(0, b - a, _CHUNK):
-            c1 = min(c0 + _CHUNK, b - a)
+        # chunks of lagged rows of at most _CHUNK_BYTES (larger blocks are mmap-allocated
+        # afresh every time: page faults), two at a time on the CPU (the copies and the
+        # one-thread products of a chunk release the GIL)
+        rows = max(256, _CHUNK_BYTES // (8 * L * f))
+
+        def chunk(c0):
+            c1 = min(c0 + rows, b - a)
             Wc = np.ascontiguousarray(win[k0 + c0:k0 + c1].transpose(0, 2, 1)).reshape(
                 c1 - c0, L * f)  # columns (reversed lag, feature)
             Wb = be.asarray(Wc, dtype=be.float64)
-            Sxy = Sxy + be.to_numpy(Wb.T @ ys[c0:c1])
-            base += be.to_numpy(Wb[:, (L - 1) * f:].T @ Wb)  # lag l_0 is the last block
-            sx += Wc.sum(0)
+            return (be.to_numpy(Wb.T @ ys[c0:c1]),
+                    be.to_numpy(Wb[:, (L - 1) * f:].T @ Wb),  # lag l_0 is the last block
+                    Wc.sum(0))
+
+        starts = range(0, b - a, rows)
+        if be.name == "numpy" and len(starts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from .._ridge._alpha_path import n_cpus
+
+            with ThreadPoolExecutor(max_workers=min(n_cpus(), len(starts))) as pool:
+                parts = list(pool.map(chunk, starts))
+        else:
+            parts = [chunk(c0) for c0 in starts]
+        Sxy = sum(p[0] for p in parts)
+        base = sum(p[1] for p in parts)  # G[0, :] block row, (f, (L, f)) with lags reversed
+        sx = sum(p[2] for p in parts)
         rev = np.arange(L)[::-1]
         Sxy = Sxy.reshape(L, f, -1)[rev]
         sx = sx.reshape(L, f)[rev]

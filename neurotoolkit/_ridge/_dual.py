@@ -42,7 +42,7 @@ def kernel_mean_term(Xb, x_mean, be):
     """``Xc x_mean`` (n,), float64, to turn dual coefficients into intercepts."""
     n, p = Xb.shape
     xm64 = be.asarray(x_mean, dtype=be.float64)
-    rows = max(1, 2**24 // max(p, 1))
+    rows = max(1, 2**21 // max(p, 1))  # 16 MiB float64 blocks (larger ones page-fault)
     return np.concatenate([  # in float64, a few rows at a time
         be.to_numpy(be.cast(Xb[a:a + rows], "float64") @ xm64) for a in range(0, n, rows)
     ]) - x_mean @ x_mean

@@ -258,8 +258,10 @@ def solve_ridge_cv(X, Y, alphas=None, cv=5, *, groups=None, fit_intercept=True, 
         ``2 n p t`` flops, as much as a large part of the fit, and predictions
         from the dual coefficients and the kept design are the same.
     client : dask.distributed.Client | None
-        Run the same fit over target chunks on the cluster (X is scattered
-        once). Results are the same as the single-process fit.
+        Run the same fit over target chunks on the cluster: X and, with the
+        numpy backend, the X-side plan (statistics and decompositions, built
+        here once) are scattered to every worker, each chunk of targets to
+        one worker. Results are the same as the single-process fit.
     extend_grid : bool
         When predictive targets choose an alpha at an edge of the grid, add
         3 decades on that side (same log spacing) and re-score only those

@@ -28,24 +28,17 @@ def save(folder, kind, value):
     from neurotoolkit._utils.safe_io import save_object
 
     folder = Path(folder)
-    if kind == "recording":
-        from neurotoolkit.data import Recording
+    if kind in ("recording", "encoder"):  # one object, or a {name: object} of them
+        if kind == "recording":
+            from neurotoolkit.data import Recording
 
-        single = isinstance(value, Recording)
-        recs = {"": value} if single else dict(value)
-        names = []
-        for i, (name, rec) in enumerate(recs.items()):
-            rec.save(folder / f"recording{i:03d}.h5")
-            names.append(name)
-        _write_index(folder, {"single": single, "names": names})
-    elif kind == "encoder":
-        single = hasattr(value, "save")
-        models = {"": value} if single else dict(value)
-        names = []
-        for i, (name, model) in enumerate(models.items()):
-            model.save(folder / f"encoder{i:03d}.h5")
-            names.append(name)
-        _write_index(folder, {"single": single, "names": names})
+            single = isinstance(value, Recording)
+        else:
+            single = hasattr(value, "save")
+        items = {"": value} if single else dict(value)
+        for i, obj in enumerate(items.values()):
+            obj.save(folder / f"{kind}{i:03d}.h5")
+        _write_index(folder, {"single": single, "names": list(items)})
     elif kind == "json":
         (folder / "value.json").write_text(json.dumps(value, indent=1, sort_keys=True))
     elif kind == "features":
